@@ -1,0 +1,6 @@
+#include <iostream>
+
+int main() {
+  std::cout << "workmonitor-agent " << WM_VERSION << "\n";
+  return 0;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test on a Debian 12 machine: installs what is missing, builds twice (ASan+UBSan for the unit
+# tests; optimised for platform, integration and e2e tests, which start real Xvfb, PostgreSQL and the
+# server), runs them and prints one closing line with the totals.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh core test $(ls scripts/packages | sed -n 's/^\(server\|extra-[a-z]*\)\.txt$/\1/p')
+
+jobs=$(nproc)
+build() {  # build DIR [cmake args...]
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DWM_WERROR=ON "$@" >"$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; exit 1; }
+  echo "building $dir"
+  cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1 ||
+    { tail -n 150 "$dir.build.log"; echo "build of $dir failed (whole log: $dir.build.log)" >&2; exit 1; }
+}
+mkdir -p build
+build build/test-asan -DCMAKE_BUILD_TYPE=Debug -DWM_SANITIZE=ON -DWM_BUILD_BENCH=OFF
+build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+status=0
+ctest --test-dir build/test-asan -L '^unit$' -j "$jobs" --output-on-failure 2>&1 | tee build/unit.log || status=1
+ctest --test-dir build/test -L '^(platform|integration|e2e|gui)$' -j "$jobs" --output-on-failure 2>&1 |
+  tee build/system.log || status=1
+
+total() { sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1 \2/p' "$@"; }
+read -r failed all < <(total build/unit.log build/system.log | awk '{f+=$1; a+=$2} END {print f+0, a+0}')
+echo "all suites: $((all - failed)) passed, $failed failed"
+[[ $all -gt 0 ]] || { echo "no test ran" >&2; exit 1; }
+exit $status

@@ -1,0 +1,87 @@
+// The durable local outbox: every record the agent makes is written here before anything else happens to it.
+// SQLite in WAL mode behind ONE connection owned by ONE writer thread (Debian's SQLite 3.40 has the WAL-reset
+// bug that needs two connections); every call, reads included, is a command to that thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "workmonitor/api/records.h"
+#include "workmonitor/common/clock.h"
+#include "workmonitor/common/result.h"
+
+namespace wm::sync {
+
+struct OutboxOptions {
+  std::filesystem::path path;            // the database file; -wal/-shm live beside it
+  Millis commit_interval{200};           // group-commit window: a put is durable within this (+ commit time)
+  int64_t max_bytes = 512LL * 1024 * 1024;  // bound on the database size
+  Millis max_age{std::chrono::hours(24 * 30)};  // records older than this (by end time) may be dropped
+};
+
+/// Which records a query wants. Empty kinds = all kinds. A record matches the time range when its span
+/// [start, end or +inf) overlaps [from_ms, to_ms).
+struct RecordQuery {
+  std::vector<api::RecordKind> kinds;
+  int64_t from_ms = 0;
+  int64_t to_ms = INT64_MAX;
+  bool open_only = false;
+  size_t limit = 100000;
+};
+
+struct OutboxStats {
+  int64_t records = 0;        // rows stored
+  int64_t pending = 0;        // rows whose latest revision has not been acknowledged by the server
+  int64_t bytes = 0;          // database size (pages in use)
+  std::map<std::string, int64_t> dropped;  // kind name -> records dropped by the size/age bound, ever
+  int64_t last_commit_ms = 0;
+};
+
+/// Something that went wrong with local storage itself (e.g. a corrupt database moved aside at start).
+/// The outbox also stores each incident as an api::RecordKind::kIncident record so it is uploaded.
+struct OutboxIncident {
+  std::string what;
+  std::string detail;
+};
+
+class Outbox {
+ public:
+  using Done = std::function<void(Result<void>)>;
+
+  /// Opens (or creates) the database, runs its migrations and `PRAGMA quick_check`. A corrupt database is
+  /// moved aside with its -wal/-shm and a fresh one started; that is an incident, not a failure.
+  static Result<std::unique_ptr<Outbox>> open(const OutboxOptions& options, const Clock& clock);
+  virtual ~Outbox() = default;  // implementations commit what is queued and stop the writer
+
+  /// Insert, or update when r.revision is higher than the stored one (a lower or equal one is ignored).
+  /// `done` runs on the writer thread after the commit that made it durable, or with the error.
+  virtual void put(api::Record r, Done done = {}) = 0;
+  /// put() and wait for the commit.
+  virtual Result<void> putSync(api::Record r) = 0;
+  /// Waits until everything queued so far is committed.
+  virtual Result<void> flush() = 0;
+
+  virtual Result<std::vector<api::Record>> query(const RecordQuery& q) = 0;
+  virtual Result<std::optional<api::Record>> get(const std::string& id) = 0;
+
+  /// Small durable key/value state (the agent's heartbeat, settings cache). Committed like put().
+  virtual Result<void> setState(const std::string& key, const std::string& value) = 0;
+  virtual Result<std::optional<std::string>> getState(const std::string& key) = 0;
+
+  /// Upload side: records whose stored revision is newer than the one the server acknowledged, oldest first.
+  virtual Result<std::vector<api::Record>> pending(size_t max) = 0;
+  /// The server stored (id, revision): a later revision of the same record stays pending.
+  virtual Result<void> markSent(const std::vector<std::pair<std::string, int64_t>>& acknowledged) = 0;
+
+  virtual Result<OutboxStats> stats() = 0;
+  /// Incidents found by open() (corrupt database moved aside, ...).
+  virtual std::vector<OutboxIncident> startupIncidents() const = 0;
+};
+
+}  // namespace wm::sync
