@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <time.h>
 #include <string>
 
 namespace wm {
@@ -12,6 +13,17 @@ WallTime SystemClock::wall() const {
 
 MonoTime SystemClock::mono() const {
   return std::chrono::time_point_cast<Millis>(std::chrono::steady_clock::now());
+}
+
+MonoTime SystemClock::boot() const {
+#ifdef CLOCK_BOOTTIME
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return MonoTime(Millis(static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000));
+#else
+  // Where no suspend-inclusive clock exists, suspends are reported by the platform's session events instead.
+  return mono();
+#endif
 }
 
 ManualClock::ManualClock(WallTime start) : wall_(start) {}
@@ -26,10 +38,22 @@ MonoTime ManualClock::mono() const {
   return mono_;
 }
 
+MonoTime ManualClock::boot() const {
+  std::lock_guard lock(mu_);
+  return boot_;
+}
+
 void ManualClock::advance(Millis d) {
   std::lock_guard lock(mu_);
   wall_ += d;
   mono_ += d;
+  boot_ += d;
+}
+
+void ManualClock::suspend(Millis d) {
+  std::lock_guard lock(mu_);
+  wall_ += d;
+  boot_ += d;
 }
 
 void ManualClock::jumpWall(Millis d) {

@@ -1,0 +1,166 @@
+// The tracking state machine: time entries, idle periods and their decisions, breaks, suspend gaps and app
+// usage spans. Single-threaded and free of I/O: it reads an injected Clock, writes records to a RecordSink
+// and announces changes through an event callback, so tests drive it hour by hour without waiting.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "workmonitor/api/records.h"
+#include "workmonitor/common/clock.h"
+#include "workmonitor/common/result.h"
+#include "workmonitor/common/uuid.h"
+#include "workmonitor/platform/foreground.h"
+
+namespace wm::agent {
+
+/// What to do with an idle period once the user is back.
+enum class IdleDecision {
+  kKeep,             // the idle time counts as work
+  kDiscard,          // the idle time is removed and the timer stops at the idle start
+  kDiscardContinue,  // the idle time is removed and the timer goes on from the return
+  kBreak,            // the idle time becomes a break and the timer goes on from the return
+};
+
+const char* decisionName(IdleDecision d);
+std::optional<IdleDecision> decisionFromName(const std::string& name);
+
+struct TrackerConfig {
+  Millis idle_threshold{std::chrono::minutes(5)};
+  Millis idle_decision_timeout{std::chrono::minutes(2)};
+  IdleDecision idle_default = IdleDecision::kDiscardContinue;
+  Millis pulse{std::chrono::seconds(10)};            // heartbeat merge window for app spans
+  bool auto_tracking = false;                        // record apps whenever the user is active
+  Millis resume_window{std::chrono::minutes(5)};     // a restart within this keeps the timer running
+  Millis heartbeat_interval{std::chrono::seconds(30)};
+  Millis min_suspend{std::chrono::seconds(5)};       // boot-vs-monotonic drift that counts as a suspend
+};
+
+/// What a timer is tracked against.
+struct TimerSpec {
+  std::string project_id;
+  std::string task_id;
+  std::string note;
+
+  bool operator==(const TimerSpec&) const = default;
+};
+
+/// Where the tracker's output goes (the outbox in the agent; a recorder in tests).
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void put(const api::Record& r) = 0;
+  virtual void setState(const std::string& key, const std::string& value) = 0;
+};
+
+/// What survived from the previous run, read back from the outbox at start.
+struct RestoredState {
+  std::vector<api::Record> open_records;        // spans whose end is still null
+  std::optional<api::Record> last_timer_entry;  // the entry named by the saved state, if closed cleanly
+  std::optional<std::string> saved;             // the "tracker" state document of the previous run
+};
+
+class Tracker {
+ public:
+  using EventFn = std::function<void(const std::string& event, const nlohmann::json& data)>;
+  static constexpr const char* kStateKey = "tracker";
+
+  Tracker(const Clock& clock, UuidV7Generator& ids, RecordSink& sink, TrackerConfig config, EventFn events);
+
+  /// Picks up where the previous run stopped: spans left open by a crash end at the last moment the user
+  /// was known to be present; a timer stopped less than resume_window ago keeps running (same entry).
+  void restore(const RestoredState& state);
+
+  Result<nlohmann::json> startTimer(const TimerSpec& spec);
+  Result<nlohmann::json> stopTimer();
+  Result<nlohmann::json> startBreak();
+  Result<nlohmann::json> endBreak();
+  /// Answers the pending idle-return question. idle_id, when given, must name the pending period.
+  Result<nlohmann::json> decideIdle(IdleDecision decision, const std::string& idle_id = {});
+
+  /// Platform input: the user has been without input for since_last_input (threshold crossed) ...
+  void onIdle(Millis since_last_input);
+  /// ... and is back (the last input was since_last_input ago).
+  void onActive(Millis since_last_input);
+  void onWindow(const platform::WindowInfo& window);
+  /// Explicit sleep notification (logind PrepareForSleep, WM_POWERBROADCAST): spans close now.
+  void onSuspend();
+  void onResume();
+
+  /// Periodic work: suspend detection, heartbeats, the idle-decision deadline. since_last_input, when
+  /// known, sharpens the "last present" moment a crash would be closed at.
+  void tick(std::optional<Millis> since_last_input = std::nullopt);
+  /// Clean shutdown: every open span ends now; the timer is remembered for a quick restart.
+  void shutdown();
+
+  nlohmann::json status() const;
+  /// When tick() next has something to do.
+  MonoTime nextDeadline() const;
+  const TrackerConfig& config() const { return config_; }
+  void setConfig(const TrackerConfig& config) { config_ = config; }
+
+ private:
+  struct OpenSpan {
+    api::Record rec;
+    MonoTime mono_start;
+  };
+  struct PendingIdle {
+    api::Record rec;  // the idle period, closed at the return
+    MonoTime start;
+    MonoTime back;
+    MonoTime deadline;
+    bool entry_already_split = false;  // a suspend closed the entry already
+    std::optional<TimerSpec> resume_spec;
+  };
+  struct ActiveIdle {
+    OpenSpan span;
+  };
+
+  bool timerRunning() const { return entry_.has_value(); }
+  bool recordingApps() const;
+  WallTime wallAt(MonoTime t) const;
+  api::Record newRecord(api::RecordKind kind, MonoTime start, nlohmann::json data);
+  OpenSpan openSpan(api::RecordKind kind, MonoTime start, nlohmann::json data);
+  void closeSpan(OpenSpan& span, MonoTime end);
+  void emit(const api::Record& r);
+  void openEntry(const TimerSpec& spec, MonoTime start, const char* source);
+  void closeEntry(MonoTime end);
+  void closeAppSpan(MonoTime end);
+  void maybeOpenAppSpan(MonoTime start);
+  void applyDecision(IdleDecision decision);
+  void handleSuspend(MonoTime asleep_at, Millis gap);
+  void finishAnnouncedSuspend(Millis slept);
+  void askIdleDecision(const api::Record& idle, bool suspend);
+  void saveState(bool clean_shutdown = false);
+  void announce();
+  static TimerSpec specOf(const api::Record& entry);
+  nlohmann::json stateName() const;
+
+  const Clock& clock_;
+  UuidV7Generator& ids_;
+  RecordSink& sink_;
+  TrackerConfig config_;
+  EventFn events_;
+
+  std::optional<OpenSpan> entry_;
+  std::optional<OpenSpan> break_;
+  std::optional<TimerSpec> break_resume_;
+  std::optional<ActiveIdle> idle_;
+  std::optional<PendingIdle> pending_;
+  std::optional<OpenSpan> app_;
+  std::optional<api::Record> last_app_;  // the last closed app span, for heartbeat merging
+  MonoTime last_app_end_{};
+  platform::WindowInfo window_;
+  MonoTime last_present_;
+  Millis drift_{0};  // boot - mono at the last check
+  MonoTime last_tick_;
+  MonoTime next_heartbeat_;
+  std::optional<TimerSpec> suspend_spec_;     // the timer to continue after an announced sleep
+  std::optional<std::string> shutdown_entry_;  // the entry a clean shutdown closed
+};
+
+}  // namespace wm::agent
