@@ -213,6 +213,7 @@ TEST_F(X11ForegroundTest, ServerGoingAwayEndsBothWatchersQuietly) {
   auto idle = makeIdleWatcher();
   ASSERT_TRUE(idle->start(Millis(200), [](const IdleEvent&) {}));
 
+  const size_t events_before = events_.size();
   x_->killServer();
   // Neither watcher may spin on the dead connection.
   const double cpu_before = cpuSeconds();
@@ -221,18 +222,23 @@ TEST_F(X11ForegroundTest, ServerGoingAwayEndsBothWatchersQuietly) {
   const double cpu_used = cpuSeconds() - cpu_before;
   EXPECT_LT(cpu_used, 0.3) << "watchers busy-loop after the server died ("
                            << std::chrono::duration<double>(Steady::now() - wall_before).count() << " s wall)";
+  EXPECT_EQ(events_.size(), events_before) << "nothing is reported from a dead display";
 
   const auto before = Steady::now();
   watcher_->stop();
   idle->stop();
   EXPECT_LT(Steady::now() - before, 1s);
 
+  // Queries reconnect to DISPLAY. Usually that fails with kUnavailable, but when tests run in parallel another
+  // test's Xvfb may already have taken the freed display number, so only "answers, no crash" is asserted.
   auto now = watcher_->current();
-  ASSERT_FALSE(now);
-  EXPECT_EQ(now.error().code, Errc::kUnavailable);
+  if (!now) {
+    EXPECT_EQ(now.error().code, Errc::kUnavailable);
+  }
   auto idle_now = idle->idleTime();
-  ASSERT_FALSE(idle_now);
-  EXPECT_EQ(idle_now.error().code, Errc::kUnavailable);
+  if (!idle_now) {
+    EXPECT_EQ(idle_now.error().code, Errc::kUnavailable);
+  }
 }
 
 }  // namespace
