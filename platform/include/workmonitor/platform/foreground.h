@@ -26,9 +26,13 @@ class ForegroundWatcher {
  public:
   using Sink = std::function<void(const WindowInfo&)>;
   virtual ~ForegroundWatcher() = default;
-  /// Starts watching; sink is called on an internal thread, first with the current window.
+  /// Starts watching; sink is called on an internal thread, first with the current window, then
+  /// only when the WindowInfo differs from the last one reported. If the display goes away, events stop.
   virtual Result<void> start(Sink sink) = 0;
+  /// Returns promptly (joins the thread); harmless when not started; start() may follow again.
+  /// Do not call it from inside the sink (it would join its own thread).
   virtual void stop() = 0;
+  /// The window in front right now, queried afresh. Works without start(), from any thread.
   virtual Result<WindowInfo> current() = 0;
 };
 

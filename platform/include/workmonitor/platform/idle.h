@@ -24,10 +24,13 @@ class IdleWatcher {
   using Sink = std::function<void(const IdleEvent&)>;
   virtual ~IdleWatcher() = default;
   /// Starts watching; events arrive on an internal thread. Fails with kUnavailable when the
-  /// facility is missing (no display), saying why.
+  /// facility is missing (no display), saying why. Only transitions are reported; a user already past
+  /// the threshold at start gets an idle event at once. If the display goes away later, events stop.
   virtual Result<void> start(Millis threshold, Sink sink) = 0;
+  /// Returns promptly (joins the thread); harmless when not started; start() may follow again.
+  /// Do not call it from inside the sink (it would join its own thread).
   virtual void stop() = 0;
-  /// Time since the last user input right now.
+  /// Time since the last user input right now. Works without start(), from any thread.
   virtual Result<Millis> idleTime() = 0;
 };
 
