@@ -1,12 +1,15 @@
 // Opening the outbox: checks that the files are sound, moves a damaged database aside (with its -wal/-shm,
 // under a timestamped name, keeping the last few for forensics) and starts a fresh one, so the agent never
 // crash-loops on its own storage. Only a database that cannot be created at all is an error.
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <set>
 
 #include "outbox_sqlite.h"
@@ -54,6 +57,22 @@ std::optional<std::string> walDamage(const fs::path& wal) {
   }
   if (s0 != be32(h.data() + 24) || s1 != be32(h.data() + 28)) return "the -wal header checksum is wrong";
   return std::nullopt;
+}
+
+// Whether another process holds a lock on the database file: every SQLite connection in WAL mode keeps one
+// (ours an exclusive one) on the lock-byte region at 1 GiB. Called only before this process opens the file,
+// because closing any descriptor of a file drops the process's own POSIX locks on it.
+bool heldByAnotherProcess(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0x40000000;  // SQLite's PENDING_BYTE; RESERVED and the SHARED range follow it
+  fl.l_len = 512;
+  const bool held = ::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  ::close(fd);
+  return held;
 }
 
 std::string stamp(const Clock& clock) {
@@ -109,13 +128,17 @@ void pruneAside(const fs::path& path) {
 Result<Db> openChecked(const fs::path& path) {
   auto db = Db::open(path.string());
   if (!db) return db;
+  // One connection, enforced: in exclusive locking mode the connection locks the file for as long as it is
+  // open, so no second connection (another process, a stray tool) can run into the WAL-reset bug with it,
+  // and WAL needs no shared-memory -shm file.
+  if (auto r = db->exec("PRAGMA locking_mode = EXCLUSIVE"); !r) return std::unexpected(r.error());
   // Only takes effect on a new, empty file; it lets the size bound give space back (PRAGMA incremental_vacuum).
   if (auto r = db->exec("PRAGMA auto_vacuum = INCREMENTAL"); !r) return std::unexpected(r.error());
   auto mode = db->prepare("PRAGMA journal_mode = WAL");
   if (!mode) return std::unexpected(mode.error());
   const int rc = mode->step();
   if (rc != SQLITE_ROW) {
-    return fail(detail::isCorruptionCode(rc) ? Errc::kCorrupt : Errc::kIo, "cannot use WAL: " + db->lastError());
+    return fail(detail::errcOf(rc), "cannot use WAL: " + db->lastError());
   }
   if (mode->text(0) != "wal") return fail(Errc::kIo, "the database refused WAL mode");
   mode = detail::Stmt();
@@ -128,7 +151,7 @@ Result<Db> openChecked(const fs::path& path) {
     if (check->text(0) != "ok") problems += (problems.empty() ? "" : "; ") + std::string(check->text(0));
   }
   if (crc != SQLITE_DONE) {
-    return fail(detail::isCorruptionCode(crc) ? Errc::kCorrupt : Errc::kIo, "quick_check failed: " + db->lastError());
+    return fail(detail::errcOf(crc), "quick_check failed: " + db->lastError());
   }
   if (!problems.empty()) return fail(Errc::kCorrupt, "quick_check: " + problems);
   check = detail::Stmt();
@@ -145,6 +168,33 @@ Result<Db> openChecked(const fs::path& path) {
 }  // namespace
 
 namespace detail {
+
+namespace {
+std::mutex g_claims_mu;
+std::set<std::string> g_claims;
+}  // namespace
+
+PathClaim PathClaim::take(const std::string& key) {
+  std::lock_guard lk(g_claims_mu);
+  PathClaim c;
+  if (g_claims.insert(key).second) c.key_ = key;
+  return c;
+}
+
+PathClaim& PathClaim::operator=(PathClaim&& o) noexcept {
+  if (this != &o) {
+    release();
+    key_ = std::exchange(o.key_, {});
+  }
+  return *this;
+}
+
+void PathClaim::release() {
+  if (key_.empty()) return;
+  std::lock_guard lk(g_claims_mu);
+  g_claims.erase(key_);
+  key_.clear();
+}
 
 std::shared_ptr<spdlog::logger> outboxLogger() {
   static const std::shared_ptr<spdlog::logger> logger = [] {
@@ -175,10 +225,19 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const OutboxOptions& options, const
                                  " for the outbox: " + ec.message() + ". Choose a writable state directory.");
     }
     auto log = detail::outboxLogger();
+    const std::string key = fs::weakly_canonical(path).string();
+    auto claim = detail::PathClaim::take(key);
+    auto busy = [&] {
+      return fail(Errc::kBusy, "the outbox database " + path.string() +
+                                   " is already open (another agent running for this user?). Stop it first.");
+    };
+    if (!claim) return busy();
     std::vector<OutboxIncident> incidents;
     if (auto damage = walDamage(path.string() + "-wal")) {
+      // A live writer elsewhere may be rewriting its -wal header right now: never touch a file in use.
+      if (heldByAnotherProcess(path)) return busy();
       // The main file is consistent on its own (WAL mode never writes uncommitted pages there), so only the
-      // unreadable -wal (and the -shm indexing it) is moved aside; the database stays in use.
+      // unreadable -wal (and any -shm indexing it) is moved aside; the database stays in use.
       auto moved = moveAside(path, clock, false);
       if (!moved) return std::unexpected(moved.error());
       incidents.push_back({"corrupt_wal", *damage + "; moved aside to " + moved->string() + "-wal"});
@@ -187,16 +246,21 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const OutboxOptions& options, const
     for (int attempt = 0;; ++attempt) {
       Error failure;
       if (auto db = openChecked(path)) {
-        auto outbox = std::make_unique<detail::SqliteOutbox>(options, clock, std::move(*db), incidents);
+        auto outbox =
+            std::make_unique<detail::SqliteOutbox>(options, clock, std::move(claim), std::move(*db), incidents);
         auto started = outbox->start();
         if (started) {
           pruneAside(path);
           return std::unique_ptr<Outbox>(std::move(outbox));
         }
         failure = started.error();
+        outbox.reset();
+        claim = detail::PathClaim::take(key);
+        if (!claim) return busy();
       } else {
         failure = db.error();
       }
+      if (failure.code == Errc::kBusy) return busy();
       if (failure.code != Errc::kCorrupt || attempt > 0) {
         return fail(Errc::kIo, "cannot open the outbox database " + path.string() + ": " + failure.message +
                                    ". Check that its directory is writable and the disk is not full.");

@@ -48,8 +48,14 @@ Row toRow(const api::Record& r) {
   return row;
 }
 
-SqliteOutbox::SqliteOutbox(OutboxOptions options, const Clock& clock, Db db, std::vector<OutboxIncident> incidents)
-    : options_(std::move(options)), clock_(clock), db_(std::move(db)), incidents_(std::move(incidents)), ids_(clock) {}
+SqliteOutbox::SqliteOutbox(OutboxOptions options, const Clock& clock, PathClaim claim, Db db,
+                           std::vector<OutboxIncident> incidents)
+    : options_(std::move(options)),
+      clock_(clock),
+      claim_(std::move(claim)),
+      db_(std::move(db)),
+      incidents_(std::move(incidents)),
+      ids_(clock) {}
 
 SqliteOutbox::~SqliteOutbox() {
   if (writer_.joinable()) {

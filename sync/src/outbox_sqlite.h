@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <spdlog/logger.h>
@@ -28,6 +29,25 @@ inline constexpr int64_t kSchemaVersion = 1;
 /// Runs the migrations from the stored version up to kSchemaVersion, each in its own transaction.
 Result<void> migrate(Db& db);
 
+/// This process's claim on a database path: a second outbox on the same file in one process is refused
+/// before it opens a second connection. Released when the claim is destroyed.
+class PathClaim {
+ public:
+  PathClaim() = default;
+  /// Claims `key` (a canonical path); an empty claim when this process already holds it.
+  static PathClaim take(const std::string& key);
+  PathClaim(PathClaim&& o) noexcept : key_(std::exchange(o.key_, {})) {}
+  PathClaim& operator=(PathClaim&& o) noexcept;
+  PathClaim(const PathClaim&) = delete;
+  PathClaim& operator=(const PathClaim&) = delete;
+  ~PathClaim() { release(); }
+  explicit operator bool() const { return !key_.empty(); }
+
+ private:
+  void release();
+  std::string key_;
+};
+
 /// A record flattened into the columns it is stored in (the JSON is serialised on the caller's thread).
 struct Row {
   std::string id;
@@ -43,7 +63,8 @@ Row toRow(const api::Record& r);
 
 class SqliteOutbox final : public Outbox {
  public:
-  SqliteOutbox(OutboxOptions options, const Clock& clock, Db db, std::vector<OutboxIncident> incidents);
+  SqliteOutbox(OutboxOptions options, const Clock& clock, PathClaim claim, Db db,
+               std::vector<OutboxIncident> incidents);
   ~SqliteOutbox() override;
   SqliteOutbox(const SqliteOutbox&) = delete;
   SqliteOutbox& operator=(const SqliteOutbox&) = delete;
@@ -100,6 +121,7 @@ class SqliteOutbox final : public Outbox {
 
   OutboxOptions options_;
   const Clock& clock_;
+  PathClaim claim_;  // declared before db_, so released only after the connection is closed
   Db db_;
   std::vector<OutboxIncident> incidents_;
   UuidV7Generator ids_;

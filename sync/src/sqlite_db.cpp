@@ -19,6 +19,13 @@ void noteOpened() {
 
 int64_t openConnectionCount() { return g_open.load(); }
 int64_t peakConnectionCount() { return g_peak.load(); }
+void resetPeakConnectionCount() { g_peak.store(g_open.load()); }
+
+Errc errcOf(int rc) {
+  if (isCorruptionCode(rc)) return Errc::kCorrupt;
+  const int primary = rc & 0xff;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED ? Errc::kBusy : Errc::kIo;
+}
 
 bool isCorruptionCode(int rc) {
   const int primary = rc & 0xff;
@@ -63,6 +70,8 @@ Result<Db> Db::open(const std::string& path, int* rc) {
     return fail(Errc::kIo, "cannot open database " + path + ": " + msg);
   }
   sqlite3_extended_result_codes(db.db_, 1);
+  // Only matters at open: another process that holds the file (exclusive locking) may be just closing it.
+  sqlite3_busy_timeout(db.db_, 2000);
   return db;
 }
 
@@ -81,7 +90,7 @@ Result<void> Db::exec(const char* sql, int* rc) {
   if (r != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errstr(r);
     sqlite3_free(err);
-    return fail(isCorruptionCode(r) ? Errc::kCorrupt : Errc::kIo, msg + " (sqlite " + std::to_string(r) + ")");
+    return fail(errcOf(r), msg + " (sqlite " + std::to_string(r) + ")");
   }
   return {};
 }
@@ -93,7 +102,7 @@ Result<Stmt> Db::prepare(std::string_view sql, int* rc) {
   if (rc) *rc = r;
   if (r != SQLITE_OK) {
     sqlite3_finalize(s);
-    return fail(isCorruptionCode(r) ? Errc::kCorrupt : Errc::kIo, lastError());
+    return fail(errcOf(r), lastError());
   }
   return Stmt(s);
 }
@@ -104,7 +113,7 @@ Result<int64_t> Db::queryInt(const char* sql, int* rc) {
   const int r = st->step();
   if (rc) *rc = r == SQLITE_ROW ? SQLITE_OK : r;
   if (r != SQLITE_ROW) {
-    return fail(isCorruptionCode(r) ? Errc::kCorrupt : Errc::kIo, lastError());
+    return fail(errcOf(r), lastError());
   }
   return st->int64(0);
 }

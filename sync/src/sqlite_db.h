@@ -18,6 +18,11 @@ namespace wm::sync::detail {
 /// keeps one; tests assert it through these counters.
 int64_t openConnectionCount();
 int64_t peakConnectionCount();
+/// Starts a new peak measurement from the current count (tests).
+void resetPeakConnectionCount();
+
+/// The error category of a failed SQLite result code.
+Errc errcOf(int rc);
 
 /// True for the result codes that mean "the file is damaged or not a database" (as opposed to I/O or
 /// permission failures, which moving the file aside would not fix).

@@ -37,16 +37,26 @@ std::optional<RecordKind> kindFromName(std::string_view name) {
 
 int retentionPriority(RecordKind kind) {
   switch (kind) {
-    case RecordKind::kScreenshot: return 0;
-    case RecordKind::kActivity: return 1;
-    case RecordKind::kWebsiteUsage: return 2;
-    case RecordKind::kAppUsage: return 3;
-    case RecordKind::kUsbEvent: return 4;
-    case RecordKind::kIncident: return 5;
-    case RecordKind::kIdlePeriod: return 6;
-    case RecordKind::kBreak: return 7;
-    case RecordKind::kConsentEvent: return 100;
-    case RecordKind::kTimeEntry: return 100;
+    case RecordKind::kScreenshot:
+      return 0;
+    case RecordKind::kActivity:
+      return 1;
+    case RecordKind::kWebsiteUsage:
+      return 2;
+    case RecordKind::kAppUsage:
+      return 3;
+    case RecordKind::kUsbEvent:
+      return 4;
+    case RecordKind::kIncident:
+      return 5;
+    case RecordKind::kIdlePeriod:
+      return 6;
+    case RecordKind::kBreak:
+      return 7;
+    case RecordKind::kConsentEvent:
+      return 100;
+    case RecordKind::kTimeEntry:
+      return 100;
   }
   return 0;
 }

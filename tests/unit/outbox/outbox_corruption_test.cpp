@@ -151,6 +151,7 @@ TEST_F(OutboxCorruptionTest, DatabaseFromANewerBuildIsMovedAside) {
 }
 
 TEST_F(OutboxCorruptionTest, RepeatedDamageKeepsOnlyTheLastFewAside) {
+  detail::resetPeakConnectionCount();
   for (int i = 0; i < 6; ++i) {
     {
       auto ob = Outbox::open(options(), clock_);

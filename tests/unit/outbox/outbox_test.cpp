@@ -347,6 +347,7 @@ TEST_F(OutboxTest, AgeBoundDropsOldClosedRecordsOnly) {
 }
 
 TEST_F(OutboxTest, UsesExactlyOneConnection) {
+  detail::resetPeakConnectionCount();
   const int64_t before = detail::openConnectionCount();
   auto ob = open();
   for (int i = 0; i < 100; ++i) ob->put(makeRecord(ids_, RecordKind::kAppUsage, t0_ + i, t0_ + i));
@@ -371,8 +372,30 @@ TEST_F(OutboxTest, UsesExactlyOneConnection) {
   }
   EXPECT_EQ(db_fds, 1);
   EXPECT_EQ(wal_fds, 1);
+  EXPECT_FALSE(fs::exists(db.string() + "-shm")) << "exclusive locking: no shared wal-index";
   ob.reset();
   EXPECT_EQ(detail::openConnectionCount(), before);
+}
+
+TEST_F(OutboxTest, ASecondConnectionIsRefused) {
+  auto ob = open();
+  ASSERT_TRUE(ob->putSync(makeRecord(ids_, RecordKind::kAppUsage, t0_, t0_)));
+  detail::resetPeakConnectionCount();
+
+  // A second outbox on the file in this process is refused before it opens a connection...
+  auto second = Outbox::open(options(), clock_);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::kBusy);
+  EXPECT_EQ(detail::peakConnectionCount(), 1);
+  // ...and any other connection (another process, a tool) is locked out by the exclusive lock.
+  EXPECT_NE(rawQuery(options().path, "SELECT count(*) FROM records").find("locked"), std::string::npos);
+  // Nothing was mistaken for damage.
+  for (const auto& e : fs::directory_iterator(options().path.parent_path())) {
+    EXPECT_EQ(e.path().filename().string().find(".corrupt-"), std::string::npos) << e.path();
+  }
+  EXPECT_EQ(ob->stats()->records, 1);
+  ob.reset();
+  EXPECT_EQ(rawQuery(options().path, "SELECT count(*) FROM records"), "1") << "the lock ends with the outbox";
 }
 
 }  // namespace

@@ -43,9 +43,9 @@ struct Record {
   std::string id;
   RecordKind kind = RecordKind::kTimeEntry;
   int64_t revision = 1;
-  int64_t start_ms = 0;                // UTC, unix milliseconds
-  std::optional<int64_t> end_ms;       // UTC; nullopt while the span is open
-  int64_t duration_ms = 0;             // measured on the monotonic clock (immune to wall-clock jumps)
+  int64_t start_ms = 0;                            // UTC, unix milliseconds
+  std::optional<int64_t> end_ms;                   // UTC; nullopt while the span is open
+  int64_t duration_ms = 0;                         // measured on the monotonic clock (immune to wall-clock jumps)
   nlohmann::json data = nlohmann::json::object();  // kind-specific fields
 
   bool isOpen() const { return !end_ms.has_value(); }
