@@ -56,21 +56,28 @@ class Outbox {
 
   /// Opens (or creates) the database, runs its migrations and `PRAGMA quick_check`. A corrupt database is
   /// moved aside with its -wal/-shm and a fresh one started; that is an incident, not a failure.
+  /// The file is locked exclusively while open: a second open (this process or another) fails with
+  /// Errc::kBusy. A file that cannot be created at all fails with Errc::kIo.
   static Result<std::unique_ptr<Outbox>> open(const OutboxOptions& options, const Clock& clock);
   virtual ~Outbox() = default;  // implementations commit what is queued and stop the writer
 
   /// Insert, or update when r.revision is higher than the stored one (a lower or equal one is ignored).
   /// `done` runs on the writer thread after the commit that made it durable, or with the error.
+  /// May wait briefly when tens of thousands of writes are queued (backpressure). A `done` callback may call
+  /// put() but no synchronous method (those would wait for the writer that runs them: they fail instead).
   virtual void put(api::Record r, Done done = {}) = 0;
   /// put() and wait for the commit.
   virtual Result<void> putSync(api::Record r) = 0;
   /// Waits until everything queued so far is committed.
   virtual Result<void> flush() = 0;
 
+  /// Reads see every write queued before them, committed or not yet. Rows whose stored form cannot be read
+  /// back are skipped (and logged), never a crash.
   virtual Result<std::vector<api::Record>> query(const RecordQuery& q) = 0;
   virtual Result<std::optional<api::Record>> get(const std::string& id) = 0;
 
-  /// Small durable key/value state (the agent's heartbeat, settings cache). Committed like put().
+  /// Small durable key/value state (the agent's heartbeat, settings cache). Returns after its commit, which
+  /// happens at once (it does not wait for the group-commit window).
   virtual Result<void> setState(const std::string& key, const std::string& value) = 0;
   virtual Result<std::optional<std::string>> getState(const std::string& key) = 0;
 
