@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -135,6 +136,44 @@ TEST(OutboxCrash, EveryAcknowledgedRecordSurvivesSigkill) {
   EXPECT_EQ(missing, 0u) << "acknowledged records lost";
   EXPECT_EQ(stale, 0u) << "acknowledged revisions lost";
   std::cout << stored.size() << " records stored in all\n";
+}
+
+// While a writer process has the database open, no other process may open it, nor mistake its files for
+// damage (a -wal that looks garbled from outside is in use, not corrupt).
+TEST(OutboxCrash, ASecondProcessIsRefusedAndTouchesNothing) {
+  TempDir dir;
+  const fs::path db = dir.path() / "outbox.db";
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::execl(WM_CRASH_WRITER, WM_CRASH_WRITER, db.c_str(), "1", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  char c = 0;
+  ASSERT_EQ(::read(fds[0], &c, 1), 1) << "the writer acknowledged nothing";  // it is open and committing
+
+  ManualClock clock;
+  OutboxOptions o;
+  o.path = db;
+  auto second = Outbox::open(o, clock);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::kBusy) << second.error().message;
+  {
+    std::fstream wal(db.string() + "-wal", std::ios::in | std::ios::out | std::ios::binary);
+    wal.write("garbage!", 8);
+  }
+  second = Outbox::open(o, clock);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::kBusy) << second.error().message;
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  ::close(fds[0]);
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    EXPECT_EQ(e.path().filename().string().find(".corrupt-"), std::string::npos) << e.path();
+  }
 }
 
 }  // namespace
