@@ -1,6 +1,248 @@
+// workmonitor-agent: `run` is the daemon; every other subcommand is a client of its control socket.
+#include <ctime>
 #include <iostream>
 
-int main() {
-  std::cout << "workmonitor-agent " << WM_VERSION << "\n";
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "workmonitor/agent/control_client.h"
+#include "workmonitor/agent/daemon.h"
+#include "workmonitor/agent/paths.h"
+#include "workmonitor/agent/protocol.h"
+#include "workmonitor/agent/report.h"
+
+namespace {
+
+using nlohmann::json;
+using wm::agent::ControlClient;
+
+constexpr int kExitError = 1;
+constexpr int kExitNotRunning = 4;
+
+struct Globals {
+  std::string state_dir, socket, config;
+  bool json_out = false;
+};
+
+wm::agent::AgentPaths paths(const Globals& g) {
+  auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::filesystem::path>(s); };
+  return wm::agent::resolvePaths(opt(g.state_dir), opt(g.socket), opt(g.config));
+}
+
+// One request to the running agent; prints the agent's error and returns an exit code on failure.
+int call(const Globals& g, const std::string& cmd, const json& args, json* out) {
+  auto client = ControlClient::connect(paths(g).socket);
+  if (!client) {
+    std::cerr << "workmonitor-agent: " << client.error().message << "\n";
+    return kExitNotRunning;
+  }
+  auto r = client->call(cmd, args);
+  if (!r) {
+    std::cerr << "workmonitor-agent: " << r.error().message << "\n";
+    return kExitError;
+  }
+  *out = *r;
+  return 0;
+}
+
+std::string field(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+void printStatus(const json& s) {
+  std::cout << "State: " << field(s, "state") << "\n";
+  if (s.contains("timer") && s["timer"].is_object()) {
+    const json& t = s["timer"];
+    std::cout << "Timer: running for " << wm::agent::formatDuration(t.value("elapsed_ms", int64_t{0})) << " since "
+              << field(t, "started_at");
+    if (!field(t, "project_id").empty()) std::cout << ", project " << field(t, "project_id");
+    if (!field(t, "task_id").empty()) std::cout << ", task " << field(t, "task_id");
+    if (!field(t, "note").empty()) std::cout << " (" << field(t, "note") << ")";
+    std::cout << "\n";
+  }
+  if (s.contains("break")) std::cout << "On a break since " << field(s["break"], "started_at") << "\n";
+  if (s.contains("idle")) std::cout << "Idle since " << field(s["idle"], "since") << "\n";
+  if (s.contains("idle_pending")) {
+    const json& p = s["idle_pending"];
+    std::cout << "You were idle from " << field(p, "from") << " to " << field(p, "to") << " ("
+              << wm::agent::formatDuration(p.value("duration_ms", int64_t{0}))
+              << "). Answer with `workmonitor-agent idle keep|discard|discard-continue|break`; otherwise '"
+              << field(p, "default") << "' applies in "
+              << wm::agent::formatDuration(p.value("decides_in_ms", int64_t{0})) << ".\n";
+  }
+  if (s.contains("window"))
+    std::cout << "Window: " << field(s["window"], "app") << " — " << field(s["window"], "title") << "\n";
+  if (s.contains("agent")) {
+    const json& a = s["agent"];
+    std::cout << "Agent: " << field(a, "version") << ", pid " << a.value("pid", 0) << ", " << field(a, "mode")
+              << ", state in " << field(a, "state_dir") << "\n";
+    if (a.value("display", "ok") != "ok") std::cout << "Display: " << field(a, "display") << "\n";
+    if (a.contains("config_problems"))
+      for (const auto& p : a["config_problems"]) std::cout << "Config problem: " << p.get<std::string>() << "\n";
+  }
+  if (s.contains("outbox")) {
+    std::cout << "Outbox: " << s["outbox"].value("records", 0) << " records, " << s["outbox"].value("pending", 0)
+              << " not uploaded\n";
+  }
+}
+
+// [from, to) in unix ms for a local calendar day ("" = today).
+bool dayRange(const std::string& day, int64_t* from, int64_t* to) {
+  std::tm tm{};
+  if (day.empty()) {
+    const std::time_t now = std::time(nullptr);
+    localtime_r(&now, &tm);
+  } else {
+    int y = 0, m = 0, d = 0;
+    char extra = 0;
+    if (std::sscanf(day.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &extra) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+      return false;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+  }
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+  tm.tm_isdst = -1;
+  std::tm next = tm;
+  next.tm_mday += 1;
+  *from = static_cast<int64_t>(std::mktime(&tm)) * 1000;
+  *to = static_cast<int64_t>(std::mktime(&next)) * 1000;
+  return *from > 0 && *to > *from;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"WorkMonitor agent: tracks time, idle periods, breaks and app usage for the signed-in user"};
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("--state-dir", g.state_dir, "State directory (default $XDG_STATE_HOME/workmonitor)");
+  app.add_option("--socket", g.socket, "Control socket (default $XDG_RUNTIME_DIR/workmonitor/agent.sock)");
+  app.add_option("--config", g.config, "Settings file (default $XDG_CONFIG_HOME/workmonitor/agent.json)");
+
+  bool local_only = false, quiet = false;
+  auto* run = app.add_subcommand("run", "Run the agent in the foreground (the daemon)");
+  run->add_flag("--local-only", local_only, "Keep records on this machine only (no server)");
+  run->add_flag("--quiet", quiet, "Log to the log file only, not to stderr");
+
+  auto* status = app.add_subcommand("status", "What the agent is doing now");
+  status->add_flag("--json", g.json_out);
+
+  std::string project, task, note;
+  auto* start = app.add_subcommand("start", "Start the timer");
+  start->add_option("--project", project, "Project id");
+  start->add_option("--task", task, "Task id");
+  start->add_option("--note", note, "What you are working on");
+
+  auto* stop = app.add_subcommand("stop", "Stop the timer");
+
+  std::string break_action;
+  auto* brk = app.add_subcommand("break", "Take or end a break");
+  brk->add_option("action", break_action, "start or end")->required()->check(CLI::IsMember({"start", "end"}));
+
+  std::string decision, idle_id;
+  auto* idle = app.add_subcommand("idle", "Decide what happens to the idle time you just came back from");
+  idle->add_option("decision", decision, "keep, discard, discard-continue or break")
+      ->required()
+      ->check(CLI::IsMember({"keep", "discard", "discard-continue", "discard_continue", "break"}));
+  idle->add_option("--id", idle_id, "The idle period's id (from `status --json`)");
+
+  std::string day;
+  auto* report = app.add_subcommand("report", "What was recorded today (or on --day)");
+  report->add_option("--day", day, "Local date, YYYY-MM-DD");
+  report->add_flag("--json", g.json_out);
+
+  auto* doctor = app.add_subcommand("doctor", "Check what works on this machine");
+  doctor->add_flag("--json", g.json_out);
+
+  auto* watch = app.add_subcommand("watch", "Print the agent's events as JSON lines until interrupted");
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*run) {
+    wm::agent::DaemonOptions o;
+    o.paths = paths(g);
+    o.local_only = true;  // the sync client arrives with the server; until then every run is local-only
+    o.log_to_stderr = !quiet;
+    (void)local_only;
+    return wm::agent::runDaemon(o);
+  }
+  if (*version) {
+    std::cout << "workmonitor-agent " << WM_VERSION << " (control protocol " << wm::agent::protocol::kVersion << ")\n";
+    return 0;
+  }
+  json out;
+  int rc = 0;
+  if (*status) {
+    if ((rc = call(g, "status", json::object(), &out)) != 0) return rc;
+    if (g.json_out)
+      std::cout << out.dump(2) << "\n";
+    else
+      printStatus(out);
+  } else if (*start) {
+    if ((rc = call(g, "start", {{"project_id", project}, {"task_id", task}, {"note", note}}, &out)) != 0) return rc;
+    printStatus(out);
+  } else if (*stop) {
+    if ((rc = call(g, "stop", json::object(), &out)) != 0) return rc;
+    printStatus(out);
+  } else if (*brk) {
+    if ((rc = call(g, break_action == "start" ? "break_start" : "break_end", json::object(), &out)) != 0) return rc;
+    printStatus(out);
+  } else if (*idle) {
+    if (decision == "discard-continue") decision = "discard_continue";
+    if ((rc = call(g, "idle_decision", {{"decision", decision}, {"idle_id", idle_id}}, &out)) != 0) return rc;
+    printStatus(out);
+  } else if (*report) {
+    int64_t from = 0, to = 0;
+    if (!dayRange(day, &from, &to)) {
+      std::cerr << "workmonitor-agent: --day must be a date like 2026-11-25\n";
+      return 2;
+    }
+    if ((rc = call(g, "report", {{"from_ms", from}, {"to_ms", to}}, &out)) != 0) return rc;
+    if (g.json_out)
+      std::cout << out.dump(2) << "\n";
+    else
+      std::cout << wm::agent::formatReport(out);
+  } else if (*doctor) {
+    rc = call(g, "doctor", json::object(), &out);
+    if (rc == kExitNotRunning) {
+      std::cout << "agent: not running (start it with `workmonitor-agent run`)\n";
+      std::cout << "DISPLAY: " << (std::getenv("DISPLAY") ? std::getenv("DISPLAY") : "(not set: no X display)") << "\n";
+      return rc;
+    }
+    if (rc != 0) return rc;
+    if (g.json_out) {
+      std::cout << out.dump(2) << "\n";
+    } else {
+      bool all_ok = true;
+      for (const auto& c : out["checks"]) {
+        all_ok = all_ok && c.value("ok", false);
+        std::cout << (c.value("ok", false) ? "[ok]   " : "[FAIL] ") << field(c, "check") << ": " << field(c, "detail")
+                  << "\n";
+      }
+      return all_ok ? 0 : kExitError;
+    }
+  } else if (*watch) {
+    auto client = ControlClient::connect(paths(g).socket);
+    if (!client) {
+      std::cerr << "workmonitor-agent: " << client.error().message << "\n";
+      return kExitNotRunning;
+    }
+    if (auto r = client->call("subscribe"); !r) {
+      std::cerr << "workmonitor-agent: " << r.error().message << "\n";
+      return kExitError;
+    }
+    std::cout << "{\"event\":\"subscribed\"}" << std::endl;
+    for (;;) {
+      auto ev = client->nextEvent(wm::Millis(60000));
+      if (!ev) {
+        std::cerr << "workmonitor-agent: " << ev.error().message << "\n";
+        return kExitError;
+      }
+      if (*ev) std::cout << (*ev)->dump() << std::endl;
+    }
+  }
   return 0;
 }

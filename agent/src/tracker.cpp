@@ -54,9 +54,7 @@ Tracker::Tracker(const Clock& clock, UuidV7Generator& ids, RecordSink& sink, Tra
   next_heartbeat_ = clock_.mono() + config_.heartbeat_interval;
 }
 
-WallTime Tracker::wallAt(MonoTime t) const {
-  return clock_.wall() - (clock_.mono() - t);
-}
+WallTime Tracker::wallAt(MonoTime t) const { return clock_.wall() - (clock_.mono() - t); }
 
 Record Tracker::newRecord(RecordKind kind, MonoTime start, json data) {
   Record r;
@@ -86,20 +84,16 @@ void Tracker::closeSpan(OpenSpan& span, MonoTime end) {
 
 void Tracker::emit(const Record& r) { sink_.put(r); }
 
-bool Tracker::recordingApps() const {
-  return (timerRunning() || config_.auto_tracking) && !break_ && !idle_;
-}
+bool Tracker::recordingApps() const { return (timerRunning() || config_.auto_tracking) && !break_ && !idle_; }
 
 TimerSpec Tracker::specOf(const Record& entry) {
   return TimerSpec{entry.data.value("project_id", ""), entry.data.value("task_id", ""), entry.data.value("note", "")};
 }
 
 void Tracker::openEntry(const TimerSpec& spec, MonoTime start, const char* source) {
-  entry_ = openSpan(RecordKind::kTimeEntry, start,
-                    json{{"project_id", spec.project_id},
-                         {"task_id", spec.task_id},
-                         {"note", spec.note},
-                         {"source", source}});
+  entry_ = openSpan(
+      RecordKind::kTimeEntry, start,
+      json{{"project_id", spec.project_id}, {"task_id", spec.task_id}, {"note", spec.note}, {"source", source}});
 }
 
 void Tracker::closeEntry(MonoTime end) {
@@ -228,10 +222,9 @@ void Tracker::onIdle(Millis since_last_input) {
   // The idle period began at the last input, not when the threshold was noticed.
   const MonoTime start = std::max(now - since_last_input, entry_ ? entry_->mono_start : now - since_last_input);
   closeAppSpan(start);
-  idle_ = ActiveIdle{openSpan(RecordKind::kIdlePeriod, start,
-                              json{{"reason", "idle"},
-                                   {"decision", "pending"},
-                                   {"entry_id", entry_ ? entry_->rec.id : ""}})};
+  idle_ = ActiveIdle{
+      openSpan(RecordKind::kIdlePeriod, start,
+               json{{"reason", "idle"}, {"decision", "pending"}, {"entry_id", entry_ ? entry_->rec.id : ""}})};
   last_present_ = start;
   saveState();
   announce();
@@ -278,8 +271,8 @@ void Tracker::applyDecision(IdleDecision decision) {
   }
   if (decision == IdleDecision::kBreak) {
     // Copied from the idle period's own times: they already account for any suspend inside it.
-    Record b = newRecord(RecordKind::kBreak, p.start, json{{"reason", p.rec.data.value("reason", "idle")},
-                                                            {"idle_id", p.rec.id}});
+    Record b = newRecord(RecordKind::kBreak, p.start,
+                         json{{"reason", p.rec.data.value("reason", "idle")}, {"idle_id", p.rec.id}});
     b.start_ms = p.rec.start_ms;
     b.end_ms = p.rec.end_ms;
     b.duration_ms = p.rec.duration_ms;
@@ -324,8 +317,8 @@ void Tracker::finishAnnouncedSuspend(Millis slept) {
 void Tracker::askIdleDecision(const Record& idle, bool suspend) {
   const IdleDecision def =
       suspend && config_.idle_default == IdleDecision::kKeep ? IdleDecision::kDiscardContinue : config_.idle_default;
-  json choices = suspend ? json{"discard", "discard_continue", "break"}
-                         : json{"keep", "discard", "discard_continue", "break"};
+  json choices =
+      suspend ? json{"discard", "discard_continue", "break"} : json{"keep", "discard", "discard_continue", "break"};
   events_("idle_return", json{{"idle_id", idle.id},
                               {"from", formatUtc(fromUnixMs(idle.start_ms))},
                               {"to", formatUtc(fromUnixMs(idle.end_ms.value_or(idle.start_ms)))},
@@ -411,9 +404,8 @@ void Tracker::saveState(bool clean_shutdown) {
     s["timer"] = {{"entry_id", *shutdown_entry_}};
   }
   if (break_resume_) {
-    s["break_resume"] = {{"project_id", break_resume_->project_id},
-                         {"task_id", break_resume_->task_id},
-                         {"note", break_resume_->note}};
+    s["break_resume"] = {
+        {"project_id", break_resume_->project_id}, {"task_id", break_resume_->task_id}, {"note", break_resume_->note}};
   }
   sink_.setState(kStateKey, s.dump());
 }

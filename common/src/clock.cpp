@@ -1,19 +1,15 @@
 #include "workmonitor/common/clock.h"
 
+#include <time.h>
 #include <cstdio>
 #include <ctime>
-#include <time.h>
 #include <string>
 
 namespace wm {
 
-WallTime SystemClock::wall() const {
-  return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
-}
+WallTime SystemClock::wall() const { return std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now()); }
 
-MonoTime SystemClock::mono() const {
-  return std::chrono::time_point_cast<Millis>(std::chrono::steady_clock::now());
-}
+MonoTime SystemClock::mono() const { return std::chrono::time_point_cast<Millis>(std::chrono::steady_clock::now()); }
 
 MonoTime SystemClock::boot() const {
 #ifdef CLOCK_BOOTTIME
@@ -68,8 +64,8 @@ std::string formatUtc(WallTime t) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
   return buf;
 }
 

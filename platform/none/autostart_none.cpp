@@ -1,6 +1,6 @@
 // Autostart for platforms without a module: every call reports kUnavailable, so the agent still links and runs.
-#include "workmonitor/platform/autostart.h"
 #include "unavailable.h"
+#include "workmonitor/platform/autostart.h"
 
 namespace wm::platform {
 namespace {

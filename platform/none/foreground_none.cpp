@@ -1,6 +1,6 @@
 // ForegroundWatcher for platforms without a module: every call reports kUnavailable, so the agent still links and runs.
-#include "workmonitor/platform/foreground.h"
 #include "unavailable.h"
+#include "workmonitor/platform/foreground.h"
 
 namespace wm::platform {
 namespace {

@@ -1,6 +1,6 @@
 // IdleWatcher for platforms without a module: every call reports kUnavailable, so the agent still links and runs.
-#include "workmonitor/platform/idle.h"
 #include "unavailable.h"
+#include "workmonitor/platform/idle.h"
 
 namespace wm::platform {
 namespace {

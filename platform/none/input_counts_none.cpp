@@ -1,6 +1,6 @@
 // InputCounter for platforms without a module: every call reports kUnavailable, so the agent still links and runs.
-#include "workmonitor/platform/input_counts.h"
 #include "unavailable.h"
+#include "workmonitor/platform/input_counts.h"
 
 namespace wm::platform {
 namespace {

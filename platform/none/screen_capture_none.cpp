@@ -1,6 +1,6 @@
 // ScreenCapturer for platforms without a module: every call reports kUnavailable, so the agent still links and runs.
-#include "workmonitor/platform/screen_capture.h"
 #include "unavailable.h"
+#include "workmonitor/platform/screen_capture.h"
 
 namespace wm::platform {
 namespace {

@@ -1,6 +1,6 @@
 // SecretStore for platforms without a module: reports kUnavailable (a 0600-file store comes with the sync client).
-#include "workmonitor/platform/secrets.h"
 #include "unavailable.h"
+#include "workmonitor/platform/secrets.h"
 
 namespace wm::platform {
 namespace {

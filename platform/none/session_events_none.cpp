@@ -1,6 +1,6 @@
 // SessionWatcher for platforms without a module: every call reports kUnavailable, so the agent still links and runs.
-#include "workmonitor/platform/session_events.h"
 #include "unavailable.h"
+#include "workmonitor/platform/session_events.h"
 
 namespace wm::platform {
 namespace {

@@ -1,6 +1,6 @@
 // UsbWatcher for platforms without a module: every call reports kUnavailable, so the agent still links and runs.
-#include "workmonitor/platform/usb.h"
 #include "unavailable.h"
+#include "workmonitor/platform/usb.h"
 
 namespace wm::platform {
 namespace {

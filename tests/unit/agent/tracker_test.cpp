@@ -56,10 +56,9 @@ class TrackerTest : public ::testing::Test {
   TrackerTest() { tracker = make(); }
 
   std::unique_ptr<Tracker> make() {
-    return std::make_unique<Tracker>(clock, ids, sink, config,
-                                     [this](const std::string& n, const nlohmann::json& d) {
-                                       events.push_back({n, d});
-                                     });
+    return std::make_unique<Tracker>(clock, ids, sink, config, [this](const std::string& n, const nlohmann::json& d) {
+      events.push_back({n, d});
+    });
   }
   int64_t nowMs() const { return toUnixMs(clock.wall()); }
   void advance(Millis d, Millis step = seconds(30)) {

@@ -33,11 +33,11 @@ struct TrackerConfig {
   Millis idle_threshold{std::chrono::minutes(5)};
   Millis idle_decision_timeout{std::chrono::minutes(2)};
   IdleDecision idle_default = IdleDecision::kDiscardContinue;
-  Millis pulse{std::chrono::seconds(10)};            // heartbeat merge window for app spans
-  bool auto_tracking = false;                        // record apps whenever the user is active
-  Millis resume_window{std::chrono::minutes(5)};     // a restart within this keeps the timer running
+  Millis pulse{std::chrono::seconds(10)};         // heartbeat merge window for app spans
+  bool auto_tracking = false;                     // record apps whenever the user is active
+  Millis resume_window{std::chrono::minutes(5)};  // a restart within this keeps the timer running
   Millis heartbeat_interval{std::chrono::seconds(30)};
-  Millis min_suspend{std::chrono::seconds(5)};       // boot-vs-monotonic drift that counts as a suspend
+  Millis min_suspend{std::chrono::seconds(5)};  // boot-vs-monotonic drift that counts as a suspend
 };
 
 /// What a timer is tracked against.
@@ -159,7 +159,7 @@ class Tracker {
   Millis drift_{0};  // boot - mono at the last check
   MonoTime last_tick_;
   MonoTime next_heartbeat_;
-  std::optional<TimerSpec> suspend_spec_;     // the timer to continue after an announced sleep
+  std::optional<TimerSpec> suspend_spec_;      // the timer to continue after an announced sleep
   std::optional<std::string> shutdown_entry_;  // the entry a clean shutdown closed
 };
 

@@ -9,11 +9,11 @@ namespace wm {
 
 /// Broad error categories that callers branch on; the message is for people.
 enum class Errc {
-  kUnavailable,    // the facility is not there (no X display, unsupported OS)
-  kInvalidInput,   // malformed or out-of-range input
-  kIo,             // file, socket or database I/O failed
-  kCorrupt,        // stored data failed an integrity check
-  kBusy,           // another instance holds a lock
+  kUnavailable,   // the facility is not there (no X display, unsupported OS)
+  kInvalidInput,  // malformed or out-of-range input
+  kIo,            // file, socket or database I/O failed
+  kCorrupt,       // stored data failed an integrity check
+  kBusy,          // another instance holds a lock
   kNotFound,
   kInternal,
 };

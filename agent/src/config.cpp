@@ -1,0 +1,111 @@
+#include "workmonitor/agent/config.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace wm::agent {
+
+using nlohmann::json;
+
+namespace {
+
+// Reads an integer field within [lo, hi]; anything else is a problem and leaves `out` unchanged.
+bool readInt(const json& j, const char* key, int64_t lo, int64_t hi, int64_t& out, std::vector<std::string>& problems) {
+  auto it = j.find(key);
+  if (it == j.end()) return false;
+  if (!it->is_number_integer() || it->get<int64_t>() < lo || it->get<int64_t>() > hi) {
+    problems.push_back(std::string(key) + ": must be an integer from " + std::to_string(lo) + " to " +
+                       std::to_string(hi) + "; using the default " + std::to_string(out));
+    return false;
+  }
+  out = it->get<int64_t>();
+  return true;
+}
+
+void readSeconds(const json& j, const char* key, int64_t lo, int64_t hi, Millis& out,
+                 std::vector<std::string>& problems) {
+  int64_t s = out.count() / 1000;
+  if (readInt(j, key, lo, hi, s, problems)) out = Millis(s * 1000);
+}
+
+}  // namespace
+
+LoadedConfig configFromJson(const json& j) {
+  LoadedConfig out;
+  out.source = "defaults";
+  if (!j.is_object()) {
+    out.problems.push_back("the configuration must be a JSON object; using defaults");
+    return out;
+  }
+  AgentConfig& c = out.config;
+  auto& p = out.problems;
+  readSeconds(j, "idle_threshold_s", 30, 24 * 3600, c.tracker.idle_threshold, p);
+  readSeconds(j, "idle_decision_timeout_s", 5, 24 * 3600, c.tracker.idle_decision_timeout, p);
+  readSeconds(j, "pulse_s", 0, 600, c.tracker.pulse, p);
+  readSeconds(j, "resume_window_s", 0, 24 * 3600, c.tracker.resume_window, p);
+  readSeconds(j, "heartbeat_s", 5, 600, c.tracker.heartbeat_interval, p);
+  if (auto it = j.find("idle_default_decision"); it != j.end()) {
+    auto d = it->is_string() ? decisionFromName(it->get<std::string>()) : std::nullopt;
+    if (d)
+      c.tracker.idle_default = *d;
+    else
+      p.push_back(std::string("idle_default_decision: must be keep, discard, discard_continue or break; using ") +
+                  decisionName(c.tracker.idle_default));
+  }
+  if (auto it = j.find("auto_tracking"); it != j.end()) {
+    if (it->is_boolean())
+      c.tracker.auto_tracking = it->get<bool>();
+    else
+      p.push_back("auto_tracking: must be true or false; using false");
+  }
+  int64_t mb = c.outbox_max_bytes / (1024 * 1024);
+  if (readInt(j, "outbox_max_mb", 16, 1024 * 1024, mb, p)) c.outbox_max_bytes = mb * 1024 * 1024;
+  int64_t days = c.outbox_max_age.count() / (24 * 3600 * 1000LL);
+  if (readInt(j, "outbox_max_age_days", 1, 3650, days, p)) c.outbox_max_age = Millis(days * 24 * 3600 * 1000LL);
+
+  static const char* kKnown[] = {"idle_threshold_s",   "idle_decision_timeout_s", "pulse_s",       "resume_window_s",
+                                 "heartbeat_s",        "idle_default_decision",   "auto_tracking", "outbox_max_mb",
+                                 "outbox_max_age_days"};
+  for (const auto& [key, value] : j.items()) {
+    bool known = false;
+    for (const char* k : kKnown) known = known || key == k;
+    if (!known) p.push_back(key + ": unknown setting, ignored");
+  }
+  return out;
+}
+
+LoadedConfig loadConfig(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return configFromJson(json::object());
+  std::ifstream in(path);
+  if (!in) {
+    LoadedConfig out = configFromJson(json::object());
+    out.problems.push_back(path.string() + ": cannot be read; using defaults");
+    return out;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j = json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) {
+    LoadedConfig out = configFromJson(json::object());
+    out.problems.push_back(path.string() + ": not valid JSON; using defaults");
+    return out;
+  }
+  LoadedConfig out = configFromJson(j);
+  out.source = path.string();
+  return out;
+}
+
+json configToJson(const AgentConfig& c) {
+  return json{{"idle_threshold_s", c.tracker.idle_threshold.count() / 1000},
+              {"idle_decision_timeout_s", c.tracker.idle_decision_timeout.count() / 1000},
+              {"idle_default_decision", decisionName(c.tracker.idle_default)},
+              {"pulse_s", c.tracker.pulse.count() / 1000},
+              {"resume_window_s", c.tracker.resume_window.count() / 1000},
+              {"heartbeat_s", c.tracker.heartbeat_interval.count() / 1000},
+              {"auto_tracking", c.tracker.auto_tracking},
+              {"outbox_max_mb", c.outbox_max_bytes / (1024 * 1024)},
+              {"outbox_max_age_days", c.outbox_max_age.count() / (24 * 3600 * 1000LL)}};
+}
+
+}  // namespace wm::agent

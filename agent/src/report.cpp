@@ -1,0 +1,125 @@
+#include "workmonitor/agent/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "workmonitor/common/clock.h"
+
+namespace wm::agent {
+
+using api::Record;
+using api::RecordKind;
+using nlohmann::json;
+
+namespace {
+
+int64_t clipped(const Record& r, int64_t from, int64_t to, int64_t now) {
+  const int64_t end = r.end_ms.value_or(std::max(now, r.start_ms));
+  return std::max<int64_t>(0, std::min(end, to) - std::max(r.start_ms, from));
+}
+
+json sortedTotals(const std::map<std::string, int64_t>& totals, const char* key) {
+  std::vector<std::pair<std::string, int64_t>> v(totals.begin(), totals.end());
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  json out = json::array();
+  for (const auto& [name, ms] : v) out.push_back({{key, name}, {"ms", ms}});
+  return out;
+}
+
+}  // namespace
+
+json buildReport(const std::vector<Record>& records, int64_t from_ms, int64_t to_ms, int64_t now_ms) {
+  std::map<std::string, int64_t> projects, apps, idle_by_decision;
+  std::map<std::string, std::map<std::string, int64_t>> titles;
+  int64_t tracked = 0, idle_ms = 0, break_ms = 0, idle_count = 0, break_count = 0;
+  json entries = json::array();
+  for (const Record& r : records) {
+    const int64_t ms = clipped(r, from_ms, to_ms, now_ms);
+    if (ms == 0 && !(r.isOpen() && r.start_ms < to_ms)) continue;
+    switch (r.kind) {
+      case RecordKind::kTimeEntry: {
+        tracked += ms;
+        const std::string project = r.data.value("project_id", "");
+        projects[project.empty() ? "(no project)" : project] += ms;
+        entries.push_back({{"id", r.id},
+                           {"project_id", project},
+                           {"task_id", r.data.value("task_id", "")},
+                           {"note", r.data.value("note", "")},
+                           {"start", formatUtc(fromUnixMs(r.start_ms))},
+                           {"end", r.end_ms ? json(formatUtc(fromUnixMs(*r.end_ms))) : json(nullptr)},
+                           {"ms", ms}});
+        break;
+      }
+      case RecordKind::kAppUsage: {
+        const std::string app = r.data.value("app", "(unknown)");
+        apps[app] += ms;
+        titles[app][r.data.value("title", "")] += ms;
+        break;
+      }
+      case RecordKind::kIdlePeriod:
+        idle_ms += ms;
+        ++idle_count;
+        idle_by_decision[r.data.value("decision", "pending")] += ms;
+        break;
+      case RecordKind::kBreak:
+        break_ms += ms;
+        ++break_count;
+        break;
+      default:
+        break;
+    }
+  }
+  json app_list = sortedTotals(apps, "app");
+  for (auto& a : app_list) {
+    json t = sortedTotals(titles[a["app"].get<std::string>()], "title");
+    if (t.size() > 5) t.erase(t.begin() + 5, t.end());
+    a["top_titles"] = t;
+  }
+  return json{{"from", formatUtc(fromUnixMs(from_ms))},
+              {"to", formatUtc(fromUnixMs(to_ms))},
+              {"tracked_ms", tracked},
+              {"projects", sortedTotals(projects, "project_id")},
+              {"apps", app_list},
+              {"idle", {{"count", idle_count}, {"ms", idle_ms}, {"by_decision", idle_by_decision}}},
+              {"breaks", {{"count", break_count}, {"ms", break_ms}}},
+              {"entries", entries}};
+}
+
+std::string formatDuration(int64_t ms) {
+  const int64_t s = ms / 1000;
+  char buf[64];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh %02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%lldm %02llds", (long long)(s / 60), (long long)(s % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%llds", (long long)s);
+  return buf;
+}
+
+std::string formatReport(const json& r) {
+  std::ostringstream out;
+  out << "Report " << r.value("from", "") << " .. " << r.value("to", "") << "\n";
+  out << "Tracked: " << formatDuration(r.value("tracked_ms", int64_t{0})) << "\n";
+  for (const auto& p : r["projects"])
+    out << "  " << p["project_id"].get<std::string>() << ": " << formatDuration(p["ms"].get<int64_t>()) << "\n";
+  out << "Apps:\n";
+  if (r["apps"].empty()) out << "  (none recorded)\n";
+  for (const auto& a : r["apps"]) {
+    out << "  " << a["app"].get<std::string>() << ": " << formatDuration(a["ms"].get<int64_t>()) << "\n";
+    for (const auto& t : a["top_titles"])
+      out << "      " << formatDuration(t["ms"].get<int64_t>()) << "  " << t["title"].get<std::string>() << "\n";
+  }
+  const json& idle = r["idle"];
+  out << "Idle: " << idle["count"].get<int64_t>() << " period(s), " << formatDuration(idle["ms"].get<int64_t>());
+  for (const auto& [decision, ms] : idle["by_decision"].items())
+    out << "; " << decision << " " << formatDuration(ms.get<int64_t>());
+  out << "\n";
+  out << "Breaks: " << r["breaks"]["count"].get<int64_t>() << ", " << formatDuration(r["breaks"]["ms"].get<int64_t>())
+      << "\n";
+  return out.str();
+}
+
+}  // namespace wm::agent

@@ -1,0 +1,95 @@
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "workmonitor/agent/config.h"
+#include "workmonitor/agent/report.h"
+
+namespace wm::agent {
+namespace {
+
+using api::Record;
+using api::RecordKind;
+using nlohmann::json;
+
+TEST(Config, DefaultsWhenEmpty) {
+  auto c = configFromJson(json::object());
+  EXPECT_TRUE(c.problems.empty());
+  EXPECT_EQ(c.config.tracker.idle_threshold, std::chrono::minutes(5));
+  EXPECT_EQ(c.config.tracker.idle_default, IdleDecision::kDiscardContinue);
+}
+
+TEST(Config, GoodValuesApplyBadValuesAreReportedAndKeepDefaults) {
+  auto c = configFromJson(json{{"idle_threshold_s", 120},
+                               {"idle_default_decision", "break"},
+                               {"auto_tracking", true},
+                               {"idle_decision_timeout_s", -5},
+                               {"pulse_s", "ten"},
+                               {"typo_setting", 1}});
+  EXPECT_EQ(c.config.tracker.idle_threshold, std::chrono::seconds(120));
+  EXPECT_EQ(c.config.tracker.idle_default, IdleDecision::kBreak);
+  EXPECT_TRUE(c.config.tracker.auto_tracking);
+  EXPECT_EQ(c.config.tracker.idle_decision_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(c.config.tracker.pulse, std::chrono::seconds(10));
+  EXPECT_EQ(c.problems.size(), 3u);
+}
+
+TEST(Config, MalformedFileMeansDefaultsAndAProblem) {
+  const auto path = std::filesystem::temp_directory_path() / "wm-config-test.json";
+  { std::ofstream(path) << "{ idle_threshold_s: "; }
+  auto c = loadConfig(path);
+  EXPECT_EQ(c.problems.size(), 1u);
+  EXPECT_EQ(c.config.tracker.idle_threshold, std::chrono::minutes(5));
+  std::filesystem::remove(path);
+  auto missing = loadConfig(path);
+  EXPECT_TRUE(missing.problems.empty());
+  EXPECT_EQ(missing.source, "defaults");
+}
+
+Record rec(RecordKind kind, int64_t start, std::optional<int64_t> end, json data) {
+  Record r;
+  r.id = "0190aaaa-0000-7000-8000-000000000000";
+  r.kind = kind;
+  r.start_ms = start;
+  r.end_ms = end;
+  r.duration_ms = end ? *end - start : 0;
+  r.data = std::move(data);
+  return r;
+}
+
+TEST(Report, SumsClipsAndGroups) {
+  const int64_t day = 1'000'000'000;
+  const int64_t h = 3'600'000;
+  std::vector<Record> rs{
+      rec(RecordKind::kTimeEntry, day - h, day + h, {{"project_id", "p1"}}),  // half before the day
+      rec(RecordKind::kTimeEntry, day + 2 * h, day + 3 * h, {{"project_id", "p2"}}),
+      rec(RecordKind::kTimeEntry, day + 4 * h, std::nullopt, {{"project_id", "p1"}}),  // running
+      rec(RecordKind::kAppUsage, day, day + h, {{"app", "editor"}, {"title", "a.cpp"}}),
+      rec(RecordKind::kAppUsage, day + h, day + 2 * h, {{"app", "editor"}, {"title", "b.cpp"}}),
+      rec(RecordKind::kAppUsage, day + 2 * h, day + 2 * h + 60'000, {{"app", "browser"}, {"title", "x"}}),
+      rec(RecordKind::kIdlePeriod, day + h, day + h + 600'000, {{"decision", "discard"}}),
+      rec(RecordKind::kBreak, day + 3 * h, day + 3 * h + 1'800'000, json::object()),
+  };
+  auto r = buildReport(rs, day, day + 24 * h, day + 5 * h);
+  EXPECT_EQ(r["tracked_ms"], 3 * h);
+  EXPECT_EQ(r["projects"][0]["project_id"], "p1");
+  EXPECT_EQ(r["projects"][0]["ms"], 2 * h);
+  EXPECT_EQ(r["apps"][0]["app"], "editor");
+  EXPECT_EQ(r["apps"][0]["ms"], 2 * h);
+  EXPECT_EQ(r["apps"][0]["top_titles"].size(), 2u);
+  EXPECT_EQ(r["idle"]["by_decision"]["discard"], 600'000);
+  EXPECT_EQ(r["breaks"]["ms"], 1'800'000);
+  EXPECT_EQ(r["entries"].size(), 3u);
+  const std::string text = formatReport(r);
+  EXPECT_NE(text.find("Tracked: 3h 00m"), std::string::npos) << text;
+  EXPECT_NE(text.find("editor: 2h 00m"), std::string::npos) << text;
+}
+
+TEST(Report, FormatDuration) {
+  EXPECT_EQ(formatDuration(45'000), "45s");
+  EXPECT_EQ(formatDuration(750'000), "12m 30s");
+  EXPECT_EQ(formatDuration(3'900'000), "1h 05m");
+}
+
+}  // namespace
+}  // namespace wm::agent
