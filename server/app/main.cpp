@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"WorkMonitor self-hosted server"};
   app.require_subcommand(1);
+  app.fallthrough();  // --db may come before or after the subcommand
   std::string db = envOr("WM_DATABASE_URL", "");
   app.add_option("--db", db, "libpq connection string or URI (default: $WM_DATABASE_URL, then PG* variables)");
 
