@@ -308,7 +308,13 @@ void SqliteOutbox::run() {
     }
     if (!batch.empty()) space_cv_.notify_all();
     for (auto& c : batch) {
-      execute(c);
+      // Nothing may escape the writer thread: an exception there would end the process.
+      try {
+        execute(c);
+      } catch (const std::exception& e) {
+        outboxLogger()->error("outbox command failed: {}", e.what());
+        callDone(c.done, fail(Errc::kInternal, std::string("outbox command failed: ") + e.what()));
+      }
       if (txn_open_ && txn_rows_ >= kMaxTxnRows) commit();
     }
     batch.clear();
@@ -413,7 +419,12 @@ Result<void> SqliteOutbox::readRecords(Stmt& st, std::vector<api::Record>& out, 
     rec.id = std::string(st.text(0));
     auto kind = api::kindFromName(st.text(1));
     const std::string_view text = st.text(6);
-    nlohmann::json data = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    nlohmann::json data;
+    try {
+      data = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    } catch (const std::exception&) {
+      data = nlohmann::json(nlohmann::json::value_t::discarded);
+    }
     if (!kind || data.is_discarded() || !data.is_object()) {
       // Stored bytes we cannot read (disk damage, a foreign writer) must not take the reader down.
       outboxLogger()->warn("skipping outbox record {} whose stored form is unreadable", rec.id);
