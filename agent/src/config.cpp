@@ -39,11 +39,11 @@ LoadedConfig configFromJson(const json& j) {
   }
   AgentConfig& c = out.config;
   auto& p = out.problems;
-  readSeconds(j, "idle_threshold_s", 30, 24 * 3600, c.tracker.idle_threshold, p);
-  readSeconds(j, "idle_decision_timeout_s", 5, 24 * 3600, c.tracker.idle_decision_timeout, p);
+  readSeconds(j, "idle_threshold_s", 1, 24 * 3600, c.tracker.idle_threshold, p);
+  readSeconds(j, "idle_decision_timeout_s", 1, 24 * 3600, c.tracker.idle_decision_timeout, p);
   readSeconds(j, "pulse_s", 0, 600, c.tracker.pulse, p);
   readSeconds(j, "resume_window_s", 0, 24 * 3600, c.tracker.resume_window, p);
-  readSeconds(j, "heartbeat_s", 5, 600, c.tracker.heartbeat_interval, p);
+  readSeconds(j, "heartbeat_s", 1, 600, c.tracker.heartbeat_interval, p);
   if (auto it = j.find("idle_default_decision"); it != j.end()) {
     auto d = it->is_string() ? decisionFromName(it->get<std::string>()) : std::nullopt;
     if (d)

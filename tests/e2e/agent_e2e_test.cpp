@@ -1,0 +1,235 @@
+// The headless agent for real: the workmonitor-agent binary on Xvfb + openbox, windows switched with
+// xdotool, idle reached by not touching anything, everything asked and answered over the control socket,
+// and what it stored read back from its outbox after it exits.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "event_log.h"
+#include "workmonitor/agent/control_client.h"
+#include "workmonitor/common/uuid.h"
+#include "workmonitor/sync/outbox.h"
+#include "xvfb_fixture.h"
+
+namespace wm {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class AgentE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = test::XvfbSession::start();
+    ASSERT_TRUE(s) << s.error().message;
+    x_ = std::move(*s);
+    dir_ = fs::temp_directory_path() / ("wm-e2e-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    socket_ = dir_ / "run" / "agent.sock";
+    writeConfig(json{{"idle_threshold_s", 2},
+                     {"idle_decision_timeout_s", 2},
+                     {"idle_default_decision", "discard_continue"},
+                     {"heartbeat_s", 1},
+                     {"pulse_s", 1}});
+  }
+  void TearDown() override {
+    if (agent_ > 0) stopAgent(SIGKILL);
+    x_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void writeConfig(const json& j) { std::ofstream(dir_ / "agent.json") << j.dump(); }
+
+  void startAgent() {
+    agent_ = x_->spawn({WM_AGENT_BINARY, "--state-dir", (dir_ / "state").string(), "--socket", socket_.string(),
+                        "--config", (dir_ / "agent.json").string(), "run", "--local-only"});
+    ASSERT_GT(agent_, 0);
+    ASSERT_TRUE(test::waitUntil([&] { return agent::ControlClient::connect(socket_).has_value(); }, 10s))
+        << "the agent did not open its control socket";
+  }
+  // Ends the agent with sig; returns its exit status (or -1).
+  int stopAgent(int sig) {
+    ::kill(agent_, sig);
+    int status = 0;
+    const bool done = test::waitUntil([&] { return ::waitpid(agent_, &status, WNOHANG) == agent_; }, 10s);
+    agent_ = -1;
+    if (!done) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  json call(const std::string& cmd, const json& args = json::object()) {
+    auto c = agent::ControlClient::connect(socket_);
+    EXPECT_TRUE(c) << (c ? "" : c.error().message);
+    if (!c) return json();
+    auto r = c->call(cmd, args);
+    EXPECT_TRUE(r) << cmd << ": " << (r ? "" : r.error().message);
+    return r ? *r : json();
+  }
+  // Reads the outbox the agent left behind (only after it exited: the outbox allows one connection).
+  std::vector<api::Record> stored(std::vector<api::RecordKind> kinds) {
+    ManualClock clock;
+    sync::OutboxOptions o;
+    o.path = dir_ / "state" / "outbox.db";
+    auto ob = sync::Outbox::open(o, clock);
+    EXPECT_TRUE(ob) << (ob ? "" : ob.error().message);
+    if (!ob) return {};
+    sync::RecordQuery q;
+    q.kinds = std::move(kinds);
+    auto r = (*ob)->query(q);
+    EXPECT_TRUE(r);
+    return r ? *r : std::vector<api::Record>{};
+  }
+  void keepBusy(std::chrono::milliseconds for_how_long) {
+    const auto end = std::chrono::steady_clock::now() + for_how_long;
+    int i = 0;
+    while (std::chrono::steady_clock::now() < end) {
+      x_->xdotool({"mousemove", std::to_string(100 + (i++ % 50)), "100"});
+      std::this_thread::sleep_for(300ms);
+    }
+  }
+
+  std::unique_ptr<test::XvfbSession> x_;
+  fs::path dir_, socket_;
+  pid_t agent_ = -1;
+};
+
+TEST_F(AgentE2E, RecordsTimerAppSpansAndIdleThatReportShows) {
+  auto alpha = x_->openXterm("Alpha window");
+  auto beta = x_->openXterm("Beta window");
+  ASSERT_TRUE(alpha && beta);
+  ASSERT_TRUE(x_->activate(alpha->second));
+  startAgent();
+
+  auto events = agent::ControlClient::connect(socket_);
+  ASSERT_TRUE(events);
+  ASSERT_TRUE(events->call("subscribe"));
+
+  json st = call("start", {{"project_id", "proj-1"}, {"task_id", "task-9"}, {"note", "e2e"}});
+  EXPECT_EQ(st["state"], "tracking");
+  keepBusy(1500ms);
+  ASSERT_TRUE(x_->activate(beta->second));
+  keepBusy(1500ms);
+  ASSERT_TRUE(x_->activate(alpha->second));
+  keepBusy(1000ms);
+  EXPECT_EQ(call("status")["window"]["title"], "Alpha window");
+
+  // Hands off: after 2 s without input the agent goes idle; input brings the idle-return question, and with
+  // no answer within 2 s the configured default (discard and continue) applies.
+  std::optional<json> idle_return, resolved;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  bool moved = false;
+  while (std::chrono::steady_clock::now() < deadline && !resolved) {
+    auto ev = events->nextEvent(500ms);
+    ASSERT_TRUE(ev);
+    if (*ev && (**ev)["event"] == "state" && (**ev)["data"]["state"] == "idle" && !moved) {
+      std::this_thread::sleep_for(1s);
+      x_->xdotool({"mousemove", "300", "300"});
+      moved = true;
+    }
+    if (*ev && (**ev)["event"] == "idle_return") idle_return = (**ev)["data"];
+    if (*ev && (**ev)["event"] == "idle_resolved") resolved = (**ev)["data"];
+  }
+  ASSERT_TRUE(idle_return) << "no idle_return event";
+  ASSERT_TRUE(resolved) << "the default decision was not applied";
+  EXPECT_EQ((*resolved)["decision"], "discard_continue");
+  EXPECT_GE((*idle_return)["duration_ms"].get<int64_t>(), 2000) << "the idle period starts at the last input";
+  // The timer goes on (the user may already be idle again: the threshold is 2 s here).
+  EXPECT_TRUE(call("status")["timer"].is_object());
+
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  json report = call("report", {{"from_ms", now - 3'600'000}, {"to_ms", now + 60'000}});
+  EXPECT_GT(report["tracked_ms"].get<int64_t>(), 3000);
+  EXPECT_EQ(report["projects"][0]["project_id"], "proj-1");
+  ASSERT_FALSE(report["apps"].empty());
+  EXPECT_EQ(report["apps"][0]["app"], "XTerm");
+  std::set<std::string> titles;
+  for (const auto& t : report["apps"][0]["top_titles"]) titles.insert(t["title"]);
+  EXPECT_TRUE(titles.count("Alpha window") && titles.count("Beta window"));
+  EXPECT_GE(report["idle"]["count"].get<int>(), 1);
+  EXPECT_GT(report["idle"]["by_decision"]["discard_continue"].get<int64_t>(), 0);
+  EXPECT_GE(report["entries"].size(), 2u) << "discard-and-continue splits the entry around the idle time";
+
+  // The CLI prints the same report for a person.
+  auto text = x_->run({WM_AGENT_BINARY, "--socket", socket_.string(), "report"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("proj-1"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Alpha window"), std::string::npos) << text.out;
+
+  ASSERT_EQ(stopAgent(SIGTERM), 0) << "clean shutdown exits 0";
+  auto apps = stored({api::RecordKind::kAppUsage});
+  ASSERT_FALSE(apps.empty());
+  for (const auto& a : apps) {
+    EXPECT_FALSE(a.isOpen()) << "shutdown closes every span";
+    EXPECT_EQ(a.data["exe_path"], "/usr/bin/xterm");
+    const int64_t pid = a.data["pid"];
+    EXPECT_TRUE(pid == alpha->first || pid == beta->first) << pid;
+    EXPECT_TRUE(isUuidV7(a.id));
+  }
+  for (const auto& e : stored({api::RecordKind::kTimeEntry})) EXPECT_FALSE(e.isOpen());
+}
+
+TEST_F(AgentE2E, TimerSurvivesARestartAndACrashEndsItAtTheLastPresence) {
+  startAgent();
+  const std::string id = call("start", {{"project_id", "p"}})["timer"]["entry_id"];
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(stopAgent(SIGTERM), 0);
+  startAgent();
+  json st = call("status");
+  EXPECT_EQ(st["state"], "tracking");
+  EXPECT_EQ(st["timer"]["entry_id"], id) << "a quick restart keeps the same entry running";
+
+  // A crash, and a restart long after (the resume window is 0 s now): the entry must end at the last moment
+  // the agent knew the user was there, not run on to the restart.
+  writeConfig(json{{"resume_window_s", 0}, {"heartbeat_s", 1}, {"idle_threshold_s", 60}});
+  ASSERT_EQ(stopAgent(SIGKILL), 128 + SIGKILL);
+  const auto killed_at = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(3s);
+  startAgent();
+  EXPECT_EQ(call("status")["state"], "not_tracking");
+  ASSERT_EQ(stopAgent(SIGTERM), 0);
+  auto entries = stored({api::RecordKind::kTimeEntry});
+  ASSERT_EQ(entries.size(), 1u);
+  ASSERT_FALSE(entries[0].isOpen());
+  const int64_t killed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(killed_at.time_since_epoch()).count();
+  EXPECT_LE(*entries[0].end_ms, killed_ms);
+  EXPECT_GE(*entries[0].end_ms, killed_ms - 2500) << "bounded by the last heartbeat (1 s)";
+}
+
+TEST_F(AgentE2E, SecondInstanceIsRefusedAndMalformedConfigIsReported) {
+  std::ofstream(dir_ / "agent.json") << "{ this is not json";
+  startAgent();
+  auto second = x_->run(
+      {WM_AGENT_BINARY, "--state-dir", (dir_ / "state").string(), "--socket", (dir_ / "other.sock").string(), "run"});
+  EXPECT_EQ(second.exit_code, 3) << "one agent per user";
+  json st = call("status");
+  ASSERT_TRUE(st["agent"].contains("config_problems"));
+  EXPECT_EQ(st["agent"]["display"], "ok");
+  auto doctor = x_->run({WM_AGENT_BINARY, "--socket", socket_.string(), "doctor"});
+  EXPECT_NE(doctor.out.find("[ok]   idle detection"), std::string::npos) << doctor.out;
+  EXPECT_NE(doctor.out.find("[FAIL] configuration"), std::string::npos) << doctor.out;
+}
+
+TEST_F(AgentE2E, WithoutADisplayTheAgentSaysSoAndStillTracksTime) {
+  const std::string display = x_->display();
+  ::unsetenv("DISPLAY");
+  startAgent();
+  ::setenv("DISPLAY", display.c_str(), 1);
+  json st = call("status");
+  EXPECT_NE(st["agent"]["display"].get<std::string>().find("no X display"), std::string::npos);
+  EXPECT_EQ(call("start", {{"project_id", "p"}})["state"], "tracking");
+  EXPECT_EQ(call("stop")["state"], "not_tracking");
+}
+
+}  // namespace
+}  // namespace wm
