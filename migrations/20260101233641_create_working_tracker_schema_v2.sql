@@ -827,12 +827,12 @@ create policy tasks_admin_all on public.tasks as permissive for all to workmonit
 drop policy if exists tasks_assignee_update on public.tasks;
 create policy tasks_assignee_update on public.tasks as permissive for update to workmonitor_app
   using (assignee_id = auth.uid())
-  with check (assignee_id = auth.uid());
+  with check (assignee_id = auth.uid() and company_id = auth.company_id());
 
 drop policy if exists time_entries_owner_admin_all on public.time_entries;
 create policy time_entries_owner_admin_all on public.time_entries as permissive for all to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = time_entries.company_id)))
-  with check ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = time_entries.company_id)));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = time_entries.company_id)));
 drop policy if exists time_entries_manager_select on public.time_entries;
 create policy time_entries_manager_select on public.time_entries as permissive for select to workmonitor_app
   using (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = time_entries.user_id));
@@ -840,12 +840,12 @@ create policy time_entries_manager_select on public.time_entries as permissive f
 drop policy if exists timesheets_team_rw on public.timesheets;
 create policy timesheets_team_rw on public.timesheets as permissive for all to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = timesheets.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = timesheets.user_id)))
-  with check (((user_id = auth.uid()) and (status in ('draft', 'submitted'))) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = timesheets.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = timesheets.user_id)));
+  with check (((user_id = auth.uid() and company_id = auth.company_id()) and (status in ('draft', 'submitted'))) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = timesheets.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = timesheets.user_id)));
 
 drop policy if exists scheduled_timers_owner_admin_all on public.scheduled_timers;
 create policy scheduled_timers_owner_admin_all on public.scheduled_timers as permissive for all to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = scheduled_timers.company_id)))
-  with check ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = scheduled_timers.company_id)));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = scheduled_timers.company_id)));
 drop policy if exists scheduled_timers_manager_select on public.scheduled_timers;
 create policy scheduled_timers_manager_select on public.scheduled_timers as permissive for select to workmonitor_app
   using (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = scheduled_timers.user_id));
@@ -853,12 +853,12 @@ create policy scheduled_timers_manager_select on public.scheduled_timers as perm
 drop policy if exists timer_execution_log_team_read_owner_write on public.timer_execution_log;
 create policy timer_execution_log_team_read_owner_write on public.timer_execution_log as permissive for all to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = timer_execution_log.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = timer_execution_log.user_id)) or (auth.role() = 'service'))
-  with check ((user_id = auth.uid()) or (auth.role() = 'service'));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (auth.role() = 'service'));
 
 drop policy if exists activity_logs_team_read_owner_admin_write on public.activity_logs;
 create policy activity_logs_team_read_owner_admin_write on public.activity_logs as permissive for all to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = activity_logs.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = activity_logs.user_id)))
-  with check ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = activity_logs.company_id)));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = activity_logs.company_id)));
 
 drop policy if exists shifts_member_select on public.shifts;
 create policy shifts_member_select on public.shifts as permissive for select to workmonitor_app
@@ -871,7 +871,7 @@ create policy shifts_admin_all on public.shifts as permissive for all to workmon
 drop policy if exists attendance_team_read_owner_admin_write on public.attendance;
 create policy attendance_team_read_owner_admin_write on public.attendance as permissive for all to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = attendance.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = attendance.user_id)))
-  with check ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = attendance.company_id)));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = attendance.company_id)));
 
 drop policy if exists shift_assignments_team_select on public.shift_assignments;
 create policy shift_assignments_team_select on public.shift_assignments as permissive for select to workmonitor_app
@@ -886,11 +886,11 @@ create policy leave_requests_team_select on public.leave_requests as permissive 
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = leave_requests.user_id)));
 drop policy if exists leave_requests_owner_admin_insert on public.leave_requests;
 create policy leave_requests_owner_admin_insert on public.leave_requests as permissive for insert to workmonitor_app
-  with check (((user_id = auth.uid()) and (status = 'pending')) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)));
+  with check (((user_id = auth.uid() and company_id = auth.company_id()) and (status = 'pending')) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)));
 drop policy if exists leave_requests_team_update on public.leave_requests;
 create policy leave_requests_team_update on public.leave_requests as permissive for update to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = leave_requests.user_id)))
-  with check (((user_id = auth.uid()) and (status in ('pending', 'cancelled'))) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = leave_requests.user_id)));
+  with check (((user_id = auth.uid() and company_id = auth.company_id()) and (status in ('pending', 'cancelled'))) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = leave_requests.user_id)));
 drop policy if exists leave_requests_owner_delete_pending on public.leave_requests;
 create policy leave_requests_owner_delete_pending on public.leave_requests as permissive for delete to workmonitor_app
   using ((user_id = auth.uid()) and (status = 'pending'));
@@ -898,7 +898,7 @@ create policy leave_requests_owner_delete_pending on public.leave_requests as pe
 drop policy if exists screenshots_owner_admin_all on public.screenshots;
 create policy screenshots_owner_admin_all on public.screenshots as permissive for all to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = screenshots.company_id)))
-  with check ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = screenshots.company_id)));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = screenshots.company_id)));
 drop policy if exists screenshots_manager_select on public.screenshots;
 create policy screenshots_manager_select on public.screenshots as permissive for select to workmonitor_app
   using (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = screenshots.user_id));
@@ -921,11 +921,11 @@ create policy bank_accounts_admin_select on public.bank_accounts as permissive f
   using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = bank_accounts.company_id));
 drop policy if exists bank_accounts_owner_insert on public.bank_accounts;
 create policy bank_accounts_owner_insert on public.bank_accounts as permissive for insert to workmonitor_app
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists bank_accounts_owner_admin_update on public.bank_accounts;
 create policy bank_accounts_owner_admin_update on public.bank_accounts as permissive for update to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = bank_accounts.company_id)))
-  with check ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = bank_accounts.company_id)));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = bank_accounts.company_id)));
 drop policy if exists bank_accounts_owner_delete on public.bank_accounts;
 create policy bank_accounts_owner_delete on public.bank_accounts as permissive for delete to workmonitor_app
   using (user_id = auth.uid());
@@ -941,7 +941,7 @@ create policy chat_channels_admin_all on public.chat_channels as permissive for 
 drop policy if exists chat_messages_member_read_author_write on public.chat_messages;
 create policy chat_messages_member_read_author_write on public.chat_messages as permissive for all to workmonitor_app
   using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = chat_messages.company_id))
-  with check ((sender_id = auth.uid()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = chat_messages.company_id)));
+  with check ((sender_id = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = chat_messages.company_id)));
 
 drop policy if exists notifications_recipient_select on public.notifications;
 create policy notifications_recipient_select on public.notifications as permissive for select to workmonitor_app
@@ -949,7 +949,7 @@ create policy notifications_recipient_select on public.notifications as permissi
 drop policy if exists notifications_recipient_update on public.notifications;
 create policy notifications_recipient_update on public.notifications as permissive for update to workmonitor_app
   using (user_id = auth.uid())
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists notifications_recipient_delete on public.notifications;
 create policy notifications_recipient_delete on public.notifications as permissive for delete to workmonitor_app
   using (user_id = auth.uid());

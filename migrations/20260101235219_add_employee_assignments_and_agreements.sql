@@ -100,7 +100,7 @@ create policy employee_assignment_requests_party_select on public.employee_assig
 drop policy if exists employee_assignment_requests_requester_admin_write on public.employee_assignment_requests;
 create policy employee_assignment_requests_requester_admin_write on public.employee_assignment_requests as permissive for all to workmonitor_app
   using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = employee_assignment_requests.company_id)) or (requested_by = auth.uid()))
-  with check ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = employee_assignment_requests.company_id)) or ((requested_by = auth.uid()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = employee_assignment_requests.company_id)) and (status in ('pending', 'withdrawn'))));
+  with check ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = employee_assignment_requests.company_id)) or ((requested_by = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = employee_assignment_requests.company_id)) and (status in ('pending', 'withdrawn'))));
 
 drop policy if exists work_agreements_owner_read_admin_write on public.work_agreements;
 create policy work_agreements_owner_read_admin_write on public.work_agreements as permissive for all to workmonitor_app

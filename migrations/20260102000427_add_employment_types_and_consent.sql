@@ -54,7 +54,7 @@ alter table public.consent_audit_log force row level security;
 drop policy if exists consent_audit_log_owner_admin_read_owner_insert on public.consent_audit_log;
 create policy consent_audit_log_owner_admin_read_owner_insert on public.consent_audit_log as permissive for all to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = consent_audit_log.company_id)))
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 
 -- The runtime role gets exactly the commands its policies can allow.
 

@@ -69,11 +69,11 @@ create policy screen_recordings_team_select on public.screen_recordings as permi
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = screen_recordings.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = screen_recordings.user_id)));
 drop policy if exists screen_recordings_owner_insert on public.screen_recordings;
 create policy screen_recordings_owner_insert on public.screen_recordings as permissive for insert to workmonitor_app
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists screen_recordings_owner_update on public.screen_recordings;
 create policy screen_recordings_owner_update on public.screen_recordings as permissive for update to workmonitor_app
   using (user_id = auth.uid())
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists screen_recordings_admin_delete on public.screen_recordings;
 create policy screen_recordings_admin_delete on public.screen_recordings as permissive for delete to workmonitor_app
   using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = screen_recordings.company_id));
@@ -89,11 +89,11 @@ create policy work_submissions_manager_select on public.work_submissions as perm
   using (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = work_submissions.user_id));
 drop policy if exists work_submissions_owner_insert on public.work_submissions;
 create policy work_submissions_owner_insert on public.work_submissions as permissive for insert to workmonitor_app
-  with check ((user_id = auth.uid()) and (status in ('draft', 'submitted')));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) and (status in ('draft', 'submitted')));
 drop policy if exists work_submissions_owner_update on public.work_submissions;
 create policy work_submissions_owner_update on public.work_submissions as permissive for update to workmonitor_app
   using ((user_id = auth.uid()) and (status in ('draft', 'submitted', 'revision_requested')))
-  with check ((user_id = auth.uid()) and (status in ('draft', 'submitted')));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) and (status in ('draft', 'submitted')));
 drop policy if exists work_submissions_reviewer_update on public.work_submissions;
 create policy work_submissions_reviewer_update on public.work_submissions as permissive for update to workmonitor_app
   using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = work_submissions.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = work_submissions.user_id)))

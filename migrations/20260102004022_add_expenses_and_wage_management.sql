@@ -146,7 +146,7 @@ create policy wage_change_requests_party_select on public.wage_change_requests a
   using ((user_id = auth.uid()) or (requested_by = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id)));
 drop policy if exists wage_change_requests_requester_insert on public.wage_change_requests;
 create policy wage_change_requests_requester_insert on public.wage_change_requests as permissive for insert to workmonitor_app
-  with check ((requested_by = auth.uid()) and ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = wage_change_requests.user_id))) and (status = 'pending'));
+  with check ((requested_by = auth.uid() and company_id = auth.company_id()) and ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = wage_change_requests.user_id))) and (status = 'pending'));
 drop policy if exists wage_change_requests_admin_update on public.wage_change_requests;
 create policy wage_change_requests_admin_update on public.wage_change_requests as permissive for update to workmonitor_app
   using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id))
@@ -154,7 +154,7 @@ create policy wage_change_requests_admin_update on public.wage_change_requests a
 drop policy if exists wage_change_requests_requester_cancel on public.wage_change_requests;
 create policy wage_change_requests_requester_cancel on public.wage_change_requests as permissive for update to workmonitor_app
   using ((requested_by = auth.uid()) and (status = 'pending'))
-  with check ((requested_by = auth.uid()) and (status in ('pending', 'cancelled')));
+  with check ((requested_by = auth.uid() and company_id = auth.company_id()) and (status in ('pending', 'cancelled')));
 
 drop policy if exists expense_calculations_owner_select on public.expense_calculations;
 create policy expense_calculations_owner_select on public.expense_calculations as permissive for select to workmonitor_app

@@ -218,7 +218,7 @@ create policy payouts_admin_insert on public.payouts as permissive for insert to
   with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payouts.company_id));
 drop policy if exists payouts_payee_request_insert on public.payouts;
 create policy payouts_payee_request_insert on public.payouts as permissive for insert to workmonitor_app
-  with check ((user_id = auth.uid()) and (requested_by = auth.uid()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = payouts.company_id)) and (status = 'pending'));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) and (requested_by = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = payouts.company_id)) and (status = 'pending'));
 drop policy if exists payouts_admin_update on public.payouts;
 create policy payouts_admin_update on public.payouts as permissive for update to workmonitor_app
   using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payouts.company_id))
@@ -236,7 +236,7 @@ create policy payment_disputes_party_select on public.payment_disputes as permis
   using ((raised_by = auth.uid()) or (against_user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payment_disputes.company_id)));
 drop policy if exists payment_disputes_raiser_insert on public.payment_disputes;
 create policy payment_disputes_raiser_insert on public.payment_disputes as permissive for insert to workmonitor_app
-  with check ((raised_by = auth.uid()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = payment_disputes.company_id)) and (status = 'open'));
+  with check ((raised_by = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = payment_disputes.company_id)) and (status = 'open'));
 drop policy if exists payment_disputes_admin_update on public.payment_disputes;
 create policy payment_disputes_admin_update on public.payment_disputes as permissive for update to workmonitor_app
   using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payment_disputes.company_id))
@@ -244,7 +244,7 @@ create policy payment_disputes_admin_update on public.payment_disputes as permis
 drop policy if exists payment_disputes_raiser_withdraw on public.payment_disputes;
 create policy payment_disputes_raiser_withdraw on public.payment_disputes as permissive for update to workmonitor_app
   using ((raised_by = auth.uid()) and (status = 'open'))
-  with check ((raised_by = auth.uid()) and (status in ('open', 'withdrawn')));
+  with check ((raised_by = auth.uid() and company_id = auth.company_id()) and (status in ('open', 'withdrawn')));
 
 -- The runtime role gets exactly the commands its policies can allow.
 

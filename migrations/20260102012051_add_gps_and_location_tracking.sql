@@ -111,7 +111,7 @@ create policy gps_locations_team_select on public.gps_locations as permissive fo
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = gps_locations.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = gps_locations.user_id)));
 drop policy if exists gps_locations_owner_insert on public.gps_locations;
 create policy gps_locations_owner_insert on public.gps_locations as permissive for insert to workmonitor_app
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 
 drop policy if exists geofences_member_select on public.geofences;
 create policy geofences_member_select on public.geofences as permissive for select to workmonitor_app
@@ -134,7 +134,7 @@ create policy routes_team_select on public.routes as permissive for select to wo
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = routes.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = routes.user_id)));
 drop policy if exists routes_owner_system_insert on public.routes;
 create policy routes_owner_system_insert on public.routes as permissive for insert to workmonitor_app
-  with check ((user_id = auth.uid()) or (auth.role() = 'service'));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (auth.role() = 'service'));
 
 -- The runtime role gets exactly the commands its policies can allow.
 

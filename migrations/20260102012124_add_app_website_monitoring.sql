@@ -134,7 +134,7 @@ alter table public.blocked_websites force row level security;
 drop policy if exists app_usage_owner_all on public.app_usage;
 create policy app_usage_owner_all on public.app_usage as permissive for all to workmonitor_app
   using (user_id = auth.uid())
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists app_usage_admin_manager_select on public.app_usage;
 create policy app_usage_admin_manager_select on public.app_usage as permissive for select to workmonitor_app
   using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = app_usage.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = app_usage.user_id)));
@@ -142,7 +142,7 @@ create policy app_usage_admin_manager_select on public.app_usage as permissive f
 drop policy if exists website_usage_owner_all on public.website_usage;
 create policy website_usage_owner_all on public.website_usage as permissive for all to workmonitor_app
   using (user_id = auth.uid())
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists website_usage_admin_manager_select on public.website_usage;
 create policy website_usage_admin_manager_select on public.website_usage as permissive for select to workmonitor_app
   using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = website_usage.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = website_usage.user_id)));

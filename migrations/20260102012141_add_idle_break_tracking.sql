@@ -63,7 +63,7 @@ alter table public.breaks force row level security;
 drop policy if exists idle_periods_owner_all on public.idle_periods;
 create policy idle_periods_owner_all on public.idle_periods as permissive for all to workmonitor_app
   using (user_id = auth.uid())
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists idle_periods_admin_manager_select on public.idle_periods;
 create policy idle_periods_admin_manager_select on public.idle_periods as permissive for select to workmonitor_app
   using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = idle_periods.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = idle_periods.user_id)));
@@ -71,7 +71,7 @@ create policy idle_periods_admin_manager_select on public.idle_periods as permis
 drop policy if exists breaks_owner_all on public.breaks;
 create policy breaks_owner_all on public.breaks as permissive for all to workmonitor_app
   using (user_id = auth.uid())
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists breaks_admin_manager_select on public.breaks;
 create policy breaks_admin_manager_select on public.breaks as permissive for select to workmonitor_app
   using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = breaks.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = breaks.user_id)));

@@ -124,21 +124,21 @@ create policy dlp_incidents_owner_admin_read_admin_write on public.dlp_incidents
   with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = dlp_incidents.company_id));
 drop policy if exists dlp_incidents_owner_insert on public.dlp_incidents;
 create policy dlp_incidents_owner_insert on public.dlp_incidents as permissive for insert to workmonitor_app
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 
 drop policy if exists usb_events_team_select on public.usb_events;
 create policy usb_events_team_select on public.usb_events as permissive for select to workmonitor_app
   using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = usb_events.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = usb_events.user_id)));
 drop policy if exists usb_events_owner_insert on public.usb_events;
 create policy usb_events_owner_insert on public.usb_events as permissive for insert to workmonitor_app
-  with check (user_id = auth.uid());
+  with check (user_id = auth.uid() and company_id = auth.company_id());
 
 drop policy if exists audit_logs_admin_select on public.audit_logs;
 create policy audit_logs_admin_select on public.audit_logs as permissive for select to workmonitor_app
   using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = audit_logs.company_id));
 drop policy if exists audit_logs_actor_system_insert on public.audit_logs;
 create policy audit_logs_actor_system_insert on public.audit_logs as permissive for insert to workmonitor_app
-  with check (((actor_id = auth.uid()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = audit_logs.company_id))) or (auth.role() = 'service'));
+  with check (((actor_id = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = audit_logs.company_id))) or (auth.role() = 'service'));
 
 -- The runtime role gets exactly the commands its policies can allow.
 

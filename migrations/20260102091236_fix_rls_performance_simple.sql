@@ -12,7 +12,7 @@ set role workmonitor_owner;
 
 alter policy tasks_assignee_update on public.tasks to workmonitor_app
   using (assignee_id = (select auth.uid()))
-  with check (assignee_id = (select auth.uid()));
+  with check (assignee_id = (select auth.uid()) and company_id = (select auth.company_id()));
 
 alter policy leave_requests_owner_delete_pending on public.leave_requests to workmonitor_app
   using ((user_id = (select auth.uid())) and (status = 'pending'));
@@ -20,7 +20,7 @@ alter policy leave_requests_owner_delete_pending on public.leave_requests to wor
 alter policy bank_accounts_owner_select on public.bank_accounts to workmonitor_app
   using (user_id = (select auth.uid()));
 alter policy bank_accounts_owner_insert on public.bank_accounts to workmonitor_app
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 alter policy bank_accounts_owner_delete on public.bank_accounts to workmonitor_app
   using (user_id = (select auth.uid()));
 
@@ -28,23 +28,23 @@ alter policy notifications_recipient_select on public.notifications to workmonit
   using (user_id = (select auth.uid()));
 alter policy notifications_recipient_update on public.notifications to workmonitor_app
   using (user_id = (select auth.uid()))
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 alter policy notifications_recipient_delete on public.notifications to workmonitor_app
   using (user_id = (select auth.uid()));
 
 alter policy screen_recordings_owner_insert on public.screen_recordings to workmonitor_app
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 alter policy screen_recordings_owner_update on public.screen_recordings to workmonitor_app
   using (user_id = (select auth.uid()))
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 
 alter policy work_submissions_owner_select on public.work_submissions to workmonitor_app
   using (user_id = (select auth.uid()));
 alter policy work_submissions_owner_insert on public.work_submissions to workmonitor_app
-  with check ((user_id = (select auth.uid())) and (status in ('draft', 'submitted')));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) and (status in ('draft', 'submitted')));
 alter policy work_submissions_owner_update on public.work_submissions to workmonitor_app
   using ((user_id = (select auth.uid())) and (status in ('draft', 'submitted', 'revision_requested')))
-  with check ((user_id = (select auth.uid())) and (status in ('draft', 'submitted')));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) and (status in ('draft', 'submitted')));
 
 alter policy manager_expense_access_manager_select on public.manager_expense_access to workmonitor_app
   using (manager_id = (select auth.uid()));
@@ -54,7 +54,7 @@ alter policy employee_wages_owner_select on public.employee_wages to workmonitor
 
 alter policy wage_change_requests_requester_cancel on public.wage_change_requests to workmonitor_app
   using ((requested_by = (select auth.uid())) and (status = 'pending'))
-  with check ((requested_by = (select auth.uid())) and (status in ('pending', 'cancelled')));
+  with check ((requested_by = (select auth.uid()) and company_id = (select auth.company_id())) and (status in ('pending', 'cancelled')));
 
 alter policy expense_calculations_owner_select on public.expense_calculations to workmonitor_app
   using (user_id = (select auth.uid()));
@@ -64,38 +64,38 @@ alter policy escrow_accounts_payee_select on public.escrow_accounts to workmonit
 
 alter policy payment_disputes_raiser_withdraw on public.payment_disputes to workmonitor_app
   using ((raised_by = (select auth.uid())) and (status = 'open'))
-  with check ((raised_by = (select auth.uid())) and (status in ('open', 'withdrawn')));
+  with check ((raised_by = (select auth.uid()) and company_id = (select auth.company_id())) and (status in ('open', 'withdrawn')));
 
 alter policy gps_locations_owner_insert on public.gps_locations to workmonitor_app
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 
 alter policy routes_owner_system_insert on public.routes to workmonitor_app
-  with check ((user_id = (select auth.uid())) or ((select auth.role()) = 'service'));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) or ((select auth.role()) = 'service'));
 
 alter policy app_usage_owner_all on public.app_usage to workmonitor_app
   using (user_id = (select auth.uid()))
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 
 alter policy website_usage_owner_all on public.website_usage to workmonitor_app
   using (user_id = (select auth.uid()))
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 
 alter policy idle_periods_owner_all on public.idle_periods to workmonitor_app
   using (user_id = (select auth.uid()))
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 
 alter policy breaks_owner_all on public.breaks to workmonitor_app
   using (user_id = (select auth.uid()))
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 
 alter policy security_alerts_system_insert on public.security_alerts to workmonitor_app
   with check ((select auth.role()) = 'service');
 
 alter policy dlp_incidents_owner_insert on public.dlp_incidents to workmonitor_app
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 
 alter policy usb_events_owner_insert on public.usb_events to workmonitor_app
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 
 alter policy activity_history_system_insert on public.activity_history to workmonitor_app
   with check ((select auth.role()) = 'service');

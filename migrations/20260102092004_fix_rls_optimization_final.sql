@@ -32,13 +32,13 @@ alter policy chat_channels_member_select on public.chat_channels to workmonitor_
 
 alter policy chat_messages_member_read_author_write on public.chat_messages to workmonitor_app
   using (company_id in (select u.company_id from public.users u where u.id = (select auth.uid())))
-  with check ((sender_id = (select auth.uid())) and (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()))));
+  with check ((sender_id = (select auth.uid()) and company_id = (select auth.company_id())) and (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()))));
 
 alter policy payouts_payee_request_insert on public.payouts to workmonitor_app
-  with check ((user_id = (select auth.uid())) and (requested_by = (select auth.uid())) and (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()))) and (status = 'pending'));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) and (requested_by = (select auth.uid()) and company_id = (select auth.company_id())) and (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()))) and (status = 'pending'));
 
 alter policy payment_disputes_raiser_insert on public.payment_disputes to workmonitor_app
-  with check ((raised_by = (select auth.uid())) and (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()))) and (status = 'open'));
+  with check ((raised_by = (select auth.uid()) and company_id = (select auth.company_id())) and (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()))) and (status = 'open'));
 
 alter policy geofences_member_select on public.geofences to workmonitor_app
   using (company_id in (select u.company_id from public.users u where u.id = (select auth.uid())));
@@ -62,7 +62,7 @@ alter policy integrations_member_select on public.integrations to workmonitor_ap
   using (company_id in (select u.company_id from public.users u where u.id = (select auth.uid())));
 
 alter policy audit_logs_actor_system_insert on public.audit_logs to workmonitor_app
-  with check (((actor_id = (select auth.uid())) and (company_id in (select u.company_id from public.users u where u.id = (select auth.uid())))) or ((select auth.role()) = 'service'));
+  with check (((actor_id = (select auth.uid()) and company_id = (select auth.company_id())) and (company_id in (select u.company_id from public.users u where u.id = (select auth.uid())))) or ((select auth.role()) = 'service'));
 
 
 

@@ -30,27 +30,27 @@ alter policy tasks_admin_all on public.tasks to workmonitor_app
 
 alter policy time_entries_owner_admin_all on public.time_entries to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')))
-  with check ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
 alter policy time_entries_manager_select on public.time_entries to workmonitor_app
   using (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active));
 
 alter policy timesheets_team_rw on public.timesheets to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)))
-  with check (((user_id = (select auth.uid())) and (status in ('draft', 'submitted'))) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)));
+  with check (((user_id = (select auth.uid()) and company_id = (select auth.company_id())) and (status in ('draft', 'submitted'))) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)));
 
 alter policy scheduled_timers_owner_admin_all on public.scheduled_timers to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')))
-  with check ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
 alter policy scheduled_timers_manager_select on public.scheduled_timers to workmonitor_app
   using (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active));
 
 alter policy timer_execution_log_team_read_owner_write on public.timer_execution_log to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)) or ((select auth.role()) = 'service'))
-  with check ((user_id = (select auth.uid())) or ((select auth.role()) = 'service'));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) or ((select auth.role()) = 'service'));
 
 alter policy activity_logs_team_read_owner_admin_write on public.activity_logs to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)))
-  with check ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
 
 alter policy shifts_admin_all on public.shifts to workmonitor_app
   using (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin'))
@@ -58,7 +58,7 @@ alter policy shifts_admin_all on public.shifts to workmonitor_app
 
 alter policy attendance_team_read_owner_admin_write on public.attendance to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)))
-  with check ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
 
 alter policy shift_assignments_team_select on public.shift_assignments to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)));
@@ -69,14 +69,14 @@ alter policy shift_assignments_admin_all on public.shift_assignments to workmoni
 alter policy leave_requests_team_select on public.leave_requests to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)));
 alter policy leave_requests_owner_admin_insert on public.leave_requests to workmonitor_app
-  with check (((user_id = (select auth.uid())) and (status = 'pending')) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
+  with check (((user_id = (select auth.uid()) and company_id = (select auth.company_id())) and (status = 'pending')) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
 alter policy leave_requests_team_update on public.leave_requests to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)))
-  with check (((user_id = (select auth.uid())) and (status in ('pending', 'cancelled'))) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)));
+  with check (((user_id = (select auth.uid()) and company_id = (select auth.company_id())) and (status in ('pending', 'cancelled'))) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)));
 
 alter policy screenshots_owner_admin_all on public.screenshots to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')))
-  with check ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
 alter policy screenshots_manager_select on public.screenshots to workmonitor_app
   using (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active));
 
@@ -92,7 +92,7 @@ alter policy bank_accounts_admin_select on public.bank_accounts to workmonitor_a
   using (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin'));
 alter policy bank_accounts_owner_admin_update on public.bank_accounts to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')))
-  with check ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
+  with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
 
 alter policy chat_channels_admin_all on public.chat_channels to workmonitor_app
   using (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin'))
@@ -117,7 +117,7 @@ alter policy employee_assignment_requests_party_select on public.employee_assign
   using ((employee_id = (select auth.uid())) or (requested_by = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (employee_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)));
 alter policy employee_assignment_requests_requester_admin_write on public.employee_assignment_requests to workmonitor_app
   using ((company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (requested_by = (select auth.uid())))
-  with check ((company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or ((requested_by = (select auth.uid())) and (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()))) and (status in ('pending', 'withdrawn'))));
+  with check ((company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or ((requested_by = (select auth.uid()) and company_id = (select auth.company_id())) and (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()))) and (status in ('pending', 'withdrawn'))));
 
 alter policy work_agreements_owner_read_admin_write on public.work_agreements to workmonitor_app
   using ((employee_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')))
@@ -131,7 +131,7 @@ alter policy agreement_clauses_admin_all on public.agreement_clauses to workmoni
 
 alter policy consent_audit_log_owner_admin_read_owner_insert on public.consent_audit_log to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')))
-  with check (user_id = (select auth.uid()));
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
 
 alter policy screen_recordings_team_select on public.screen_recordings to workmonitor_app
   using ((user_id = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active)));
@@ -164,7 +164,7 @@ alter policy employee_wages_admin_update on public.employee_wages to workmonitor
 alter policy wage_change_requests_party_select on public.wage_change_requests to workmonitor_app
   using ((user_id = (select auth.uid())) or (requested_by = (select auth.uid())) or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
 alter policy wage_change_requests_requester_insert on public.wage_change_requests to workmonitor_app
-  with check ((requested_by = (select auth.uid())) and ((company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active))) and (status = 'pending'));
+  with check ((requested_by = (select auth.uid()) and company_id = (select auth.company_id())) and ((company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')) or (user_id in (select ma.employee_id from public.manager_assignments ma where ma.manager_id = (select auth.uid()) and ma.active))) and (status = 'pending'));
 alter policy wage_change_requests_admin_update on public.wage_change_requests to workmonitor_app
   using (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin'))
   with check (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin'));
