@@ -58,7 +58,9 @@ set role workmonitor_owner;
 revoke create on schema public from public;
 grant usage on schema public to workmonitor_app;
 
--- auth: Supabase-compatible claim readers. The server sets the verified JWT's claims per transaction:
+-- auth: Supabase-compatible claim readers. PL/pgSQL rather than SQL: with a pinned search_path a SQL
+-- function cannot be inlined and is re-planned at every execution of the calling query, while PL/pgSQL
+-- caches its plan per session (measured: RLS read 0.14 -> 0.12 ms against 0.10 ms without RLS). The server sets the verified JWT's claims per transaction:
 --   select set_config('request.jwt.claim.sub', '<user uuid>', true),
 --          set_config('request.jwt.claims', '<claims json>', true);
 -- (transaction-local, so it is safe behind PgBouncer in transaction mode). No claim -> auth.uid() is NULL
@@ -68,23 +70,29 @@ grant usage on schema auth to workmonitor_app;
 comment on schema auth is 'Claims of the request (auth.uid(), auth.role(), auth.jwt()) and credentials';
 
 create or replace function auth.jwt() returns jsonb
-language sql stable set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
-  select nullif(current_setting('request.jwt.claims', true), '')::jsonb
+begin
+  return nullif(current_setting('request.jwt.claims', true), '')::jsonb;
+end
 $$;
 
 create or replace function auth.uid() returns uuid
-language sql stable set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
-  select coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
-                  nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid
+begin
+  return coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
+                  nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid;
+end
 $$;
 
 create or replace function auth.role() returns text
-language sql stable set search_path = ''
+language plpgsql stable set search_path = ''
 as $$
-  select coalesce(nullif(current_setting('request.jwt.claim.role', true), ''),
-                  nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+begin
+  return coalesce(nullif(current_setting('request.jwt.claim.role', true), ''),
+                  nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role');
+end
 $$;
 
 -- agent: what the agent-facing API needs beyond the report's tables (devices, enrolment, profiles, and the
@@ -546,15 +554,25 @@ create index if not exists project_assignments_active_project_idx on public.proj
 -- Helpers for the policies of users and companies themselves: a subquery on users inside a users policy
 -- would recurse, so these read the caller's row as the owner (SECURITY DEFINER, BYPASSRLS owner).
 create or replace function auth.company_id() returns uuid
-language sql stable security definer set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
-  select u.company_id from public.users u where u.id = auth.uid()
+declare
+  result uuid;
+begin
+  select u.company_id into result from public.users u where u.id = auth.uid();
+  return result;
+end
 $$;
 
 create or replace function auth.user_role() returns text
-language sql stable security definer set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
-  select u.role from public.users u where u.id = auth.uid()
+declare
+  result text;
+begin
+  select u.role into result from public.users u where u.id = auth.uid();
+  return result;
+end
 $$;
 
 -- Credentials live outside public. The password hash is never readable by the runtime role; sign-in reads
