@@ -30,6 +30,20 @@ CREATE INDEX records_pending ON records (start_ms) WHERE revision > sent_revisio
 CREATE TABLE state (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE dropped (kind TEXT PRIMARY KEY NOT NULL, count INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // 2: records the server rejected, with its reason (HTTP_API.md `rejected`): kept for people to look at,
+    // never resent. `data` is the stored record at the time, so a bad record can be inspected after a fix.
+    R"sql(
+CREATE TABLE quarantine (
+  id TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  UNIQUE (id, revision)
+);
+CREATE INDEX quarantine_at ON quarantine (at_ms);
+)sql",
 };
 
 }  // namespace

@@ -274,6 +274,9 @@ Result<OutboxStats> SqliteOutbox::stats() {
     if (!records) return std::unexpected(records.error());
     if (!pending) return std::unexpected(pending.error());
     if (!bytes) return std::unexpected(bytes.error());
+    auto quarantined = db_.queryInt("SELECT count(*) FROM quarantine");
+    if (!quarantined) return std::unexpected(quarantined.error());
+    s.quarantined = *quarantined;
     s.records = *records;
     s.pending = *pending;
     s.bytes = *bytes;

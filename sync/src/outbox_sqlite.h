@@ -25,7 +25,7 @@ namespace wm::sync::detail {
 std::shared_ptr<spdlog::logger> outboxLogger();
 
 /// Schema version this build writes (PRAGMA user_version); migrations live in outbox_schema.cpp.
-inline constexpr int64_t kSchemaVersion = 1;
+inline constexpr int64_t kSchemaVersion = 2;
 /// Runs the migrations from the stored version up to kSchemaVersion, each in its own transaction.
 Result<void> migrate(Db& db);
 
@@ -82,6 +82,8 @@ class SqliteOutbox final : public Outbox {
   Result<std::optional<std::string>> getState(const std::string& key) override;
   Result<std::vector<api::Record>> pending(size_t max) override;
   Result<void> markSent(const std::vector<std::pair<std::string, int64_t>>& acknowledged) override;
+  Result<void> quarantine(const std::vector<QuarantineRequest>& rejected) override;
+  Result<std::vector<QuarantinedRecord>> quarantined(size_t limit) override;
   Result<OutboxStats> stats() override;
   std::vector<OutboxIncident> startupIncidents() const override { return incidents_; }
 

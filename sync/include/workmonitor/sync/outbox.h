@@ -19,9 +19,9 @@
 namespace wm::sync {
 
 struct OutboxOptions {
-  std::filesystem::path path;            // the database file; -wal/-shm live beside it
-  Millis commit_interval{200};           // group-commit window: a put is durable within this (+ commit time)
-  int64_t max_bytes = 512LL * 1024 * 1024;  // bound on the database size
+  std::filesystem::path path;                   // the database file; -wal/-shm live beside it
+  Millis commit_interval{200};                  // group-commit window: a put is durable within this (+ commit time)
+  int64_t max_bytes = 512LL * 1024 * 1024;      // bound on the database size
   Millis max_age{std::chrono::hours(24 * 30)};  // records older than this (by end time) may be dropped
 };
 
@@ -36,11 +36,28 @@ struct RecordQuery {
 };
 
 struct OutboxStats {
-  int64_t records = 0;        // rows stored
-  int64_t pending = 0;        // rows whose latest revision has not been acknowledged by the server
-  int64_t bytes = 0;          // database size (pages in use)
+  int64_t records = 0;                     // rows stored
+  int64_t pending = 0;                     // rows whose latest revision has not been acknowledged by the server
+  int64_t bytes = 0;                       // database size (pages in use)
   std::map<std::string, int64_t> dropped;  // kind name -> records dropped by the size/age bound, ever
   int64_t last_commit_ms = 0;
+  int64_t quarantined = 0;  // records the server rejected, kept with the reason and not resent
+};
+
+/// The server said a record is invalid and will never accept it as is (HTTP_API.md, `rejected`).
+struct QuarantineRequest {
+  std::string id;
+  int64_t revision = 0;  // the revision that was rejected; a later revision of the record is uploaded again
+  std::string reason;
+};
+
+/// A quarantined record as `status` shows it.
+struct QuarantinedRecord {
+  std::string id;
+  std::string kind;
+  int64_t revision = 0;
+  std::string reason;
+  int64_t at_ms = 0;  // when it was quarantined (UTC unix ms)
 };
 
 /// Something that went wrong with local storage itself (e.g. a corrupt database moved aside at start).
@@ -85,6 +102,14 @@ class Outbox {
   virtual Result<std::vector<api::Record>> pending(size_t max) = 0;
   /// The server stored (id, revision): a later revision of the same record stays pending.
   virtual Result<void> markSent(const std::vector<std::pair<std::string, int64_t>>& acknowledged) = 0;
+
+  /// Moves rejected revisions off the upload queue into the quarantine table (with a copy of the stored
+  /// record and the reason). Like markSent, a later revision of the same record stays pending. The table
+  /// keeps the newest kMaxQuarantined entries.
+  virtual Result<void> quarantine(const std::vector<QuarantineRequest>& rejected) = 0;
+  /// The most recently quarantined records, newest first.
+  virtual Result<std::vector<QuarantinedRecord>> quarantined(size_t limit) = 0;
+  static constexpr int64_t kMaxQuarantined = 10000;
 
   virtual Result<OutboxStats> stats() = 0;
   /// Incidents found by open() (corrupt database moved aside, ...).

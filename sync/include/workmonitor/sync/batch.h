@@ -1,0 +1,42 @@
+// Batches for POST /api/v1/agent/batches (HTTP_API.md): building one from pending records within the
+// count and size limits, and turning the per-record reply into acknowledgements and quarantine entries.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "workmonitor/api/records.h"
+#include "workmonitor/common/result.h"
+#include "workmonitor/sync/outbox.h"
+
+namespace wm::sync {
+
+struct Batch {
+  std::string batch_id;  // also the Idempotency-Key; a resend of the same batch reuses it
+  std::vector<std::pair<std::string, int64_t>> records;  // (id, revision) in body order
+  std::string body;                                      // JSON, uncompressed
+};
+
+struct BatchHeader {
+  std::string device_id;
+  std::string agent_version;
+};
+
+/// Takes records from the front of `pending` while at most max_records and max_bytes (uncompressed JSON);
+/// the first record is always taken, however large, so an oversized one reaches the server and is
+/// answered (413, then quarantined) instead of blocking the queue.
+Batch buildBatch(const std::vector<api::Record>& pending, size_t max_records, size_t max_bytes,
+                 const std::string& batch_id, const BatchHeader& header);
+
+struct BatchOutcome {
+  std::vector<std::pair<std::string, int64_t>> acknowledged;  // stored or duplicate
+  std::vector<QuarantineRequest> rejected;
+  size_t unanswered = 0;  // records of the batch the reply did not mention (stay pending)
+};
+
+/// Reads a 200 reply's `results`. Only ids that were in the batch count, with the revision that was sent.
+Result<BatchOutcome> readBatchReply(const Batch& batch, const nlohmann::json& reply);
+
+}  // namespace wm::sync

@@ -1,0 +1,133 @@
+// The uploader: one thread that signs in, fetches the company profile (ETag) and drains the outbox in
+// batches to workmonitor-server, backing off with full jitter when the server or the network fails.
+// libcurl is blocking, so this thread is the only one that waits on the network; it reads and writes the
+// outbox through the outbox's thread-safe API.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "workmonitor/common/uuid.h"
+#include "workmonitor/sync/auth.h"
+#include "workmonitor/sync/backoff.h"
+#include "workmonitor/sync/batch.h"
+#include "workmonitor/sync/outbox.h"
+#include "workmonitor/sync/transport.h"
+
+namespace wm::sync {
+
+struct SyncOptions {
+  std::string server_url;                    // e.g. https://wm.example.com (no trailing path needed)
+  size_t batch_max_records = 500;            // the server's limit is 1,000 (HTTP_API.md)
+  size_t batch_max_bytes = 2 * 1024 * 1024;  // uncompressed JSON; the server's limit is 32 MiB decompressed
+  Millis backoff_base{2'000};
+  Millis backoff_cap{300'000};
+  Millis retry_after_cap{3'600'000};  // a Retry-After beyond this is taken as this
+  Millis poll_interval{15'000};       // how often to look for new records when the queue was empty
+  Millis profile_interval{300'000};
+  uint64_t seed = 0;  // the jitter generator's seed; 0 = from std::random_device
+  std::string agent_version = WM_VERSION;
+  nlohmann::json device = nlohmann::json::object();  // sent with enroll: hostname, os, os_version, agent_version
+  std::string profile_etag;                          // the cached profile's ETag, sent as If-None-Match
+};
+
+/// A snapshot for `status`.
+struct SyncStatus {
+  std::string server;  // redacted URL
+  AuthState auth = AuthState::kSignedOut;
+  std::string auth_problem;
+  std::string account;  // the signed-in user's email, when known
+  std::string device_id;
+  bool online = false;  // the last exchange reached the server
+  bool backing_off = false;
+  std::string last_error;       // why the last attempt failed (empty after a success)
+  int64_t next_retry_ms = 0;    // UTC ms of the next attempt while backing off
+  int64_t last_upload_ms = 0;   // UTC ms of the last batch the server acknowledged
+  int64_t uploaded = 0;         // records acknowledged since the agent started
+  int failures = 0;             // consecutive failed attempts
+  std::string profile;          // "<profile_id> v<version>" of the profile in force from the server
+  std::string profile_problem;  // why the last profile fetched was rejected
+};
+
+class SyncEngine {
+ public:
+  /// Validates and applies a profile (the whole 200 body); an error rejects it and keeps the last good one.
+  using ProfileHandler = std::function<Result<void>(const nlohmann::json& profile, const std::string& etag)>;
+  /// Runs on the engine's thread when a job (login, enroll, logout, sync) has finished.
+  using JobDone = std::function<void(Result<nlohmann::json>)>;
+
+  static constexpr const char* kAccountKey = "sync.account";  // outbox state: {email, user_id, device_id}
+
+  SyncEngine(SyncOptions options, Outbox& outbox, HttpTransport& transport, CredentialStore& credentials,
+             const Clock& clock, ProfileHandler on_profile);
+  ~SyncEngine();
+  SyncEngine(const SyncEngine&) = delete;
+  SyncEngine& operator=(const SyncEngine&) = delete;
+
+  /// Starts the thread. Without start() nothing runs by itself: tests call runOnce().
+  void start();
+  /// Cancels the request in flight, stops the thread, fails the jobs still queued. Idempotent.
+  void stop();
+
+  void login(std::string email, std::string password, JobDone done);
+  void enroll(std::string enrollment_token, JobDone done);
+  void logout(JobDone done);
+  /// Uploads now, ignoring the backoff; `done` gets {uploaded, quarantined, pending} or the failure.
+  void syncNow(JobDone done);
+
+  SyncStatus status() const;
+
+  /// One round: queued jobs, then (when due) the profile and the uploads. Returns how long to wait before
+  /// the next round. Reads time only through the Clock.
+  Millis runOnce();
+
+ private:
+  ApiResult<ApiReply> authedCall(HttpRequest req);
+  ApiResult<void> fetchProfile();
+  /// Sends batches until the queue is empty or one fails; the failed batch is kept for an identical resend.
+  ApiResult<void> uploadPending(bool* more);
+  void onFailure(const ApiError& e);
+  void runJobs();
+  void finishWaiters(const Result<nlohmann::json>& r);
+  void afterSignIn(const nlohmann::json& reply, const std::string& email);
+  void publish();
+
+  SyncOptions options_;
+  Outbox& outbox_;
+  HttpTransport& transport_;
+  const Clock& clock_;
+  ProfileHandler on_profile_;
+  AuthSession auth_;
+  Backoff backoff_;
+  UuidV7Generator ids_;
+
+  // Engine-thread state.
+  std::optional<Batch> inflight_;
+  size_t limit_records_;
+  int since_shrink_ = 0;
+  MonoTime next_attempt_{};
+  MonoTime next_profile_{};
+  std::string profile_etag_, rejected_etag_;
+  nlohmann::json account_ = nlohmann::json::object();
+  SyncStatus st_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<JobDone> waiters_;
+  bool force_ = false;
+  bool stop_ = false;
+  SyncStatus published_;
+  std::thread thread_;
+};
+
+}  // namespace wm::sync
