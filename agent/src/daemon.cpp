@@ -14,10 +14,12 @@
 #include "workmonitor/agent/config.h"
 #include "workmonitor/agent/control_server.h"
 #include "workmonitor/agent/report.h"
+#include "workmonitor/agent/sync_service.h"
 #include "workmonitor/agent/tracker.h"
 #include "workmonitor/platform/foreground.h"
 #include "workmonitor/platform/idle.h"
 #include "workmonitor/sync/outbox.h"
+#include "workmonitor/sync/transport.h"
 
 namespace wm::agent {
 
@@ -56,7 +58,7 @@ std::string requireString(const json& args, const char* key, size_t max, Error* 
 
 class Daemon {
  public:
-  explicit Daemon(const DaemonOptions& o) : options_(o) {}
+  Daemon(const DaemonOptions& o, const SyncServiceOptions& s) : options_(o), sync_options_(s) {}
   int run();
 
  private:
@@ -66,8 +68,10 @@ class Daemon {
   void scheduleTick();
   void startWatchers();
   void shutdown();
+  void applyConfig(const AgentConfig& c);
 
   DaemonOptions options_;
+  SyncServiceOptions sync_options_;
   SystemClock clock_;
   UuidV7Generator ids_{clock_};
   asio::io_context io_;
@@ -76,6 +80,7 @@ class Daemon {
   std::unique_ptr<sync::Outbox> outbox_;
   std::unique_ptr<OutboxSink> sink_;
   std::unique_ptr<Tracker> tracker_;
+  std::unique_ptr<SyncService> sync_;  // after the outbox: stopped and destroyed before it
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<platform::IdleWatcher> idle_;
   std::unique_ptr<platform::ForegroundWatcher> foreground_;
@@ -150,6 +155,8 @@ int Daemon::run() {
     }
   }
   tracker_->restore(restored);
+  sync_ = std::make_unique<SyncService>(sync_options_, *outbox_, clock_, io_, config_.config,
+                                        [this](const AgentConfig& c) { applyConfig(c); });
 
   server_ =
       std::make_unique<ControlServer>(io_, paths.socket, [this](const protocol::Request& r) { return handle(r); });
@@ -160,6 +167,7 @@ int Daemon::run() {
     return 1;
   }
   startWatchers();
+  sync_->start();
   asio::signal_set signals(io_, SIGINT, SIGTERM);
   signals.async_wait([this](boost::system::error_code ec, int sig) {
     if (ec) return;
@@ -168,7 +176,8 @@ int Daemon::run() {
   });
   scheduleTick();
   spdlog::info("workmonitor-agent {} running (pid {}), {}; state in {}, control socket {}", WM_VERSION, ::getpid(),
-               options_.local_only ? "local-only" : "syncing", paths.state_dir.string(), paths.socket.string());
+               sync_->enabled() ? "syncing to " + sync::redactUrl(sync_options_.server_url) : "local-only",
+               paths.state_dir.string(), paths.socket.string());
   io_.run();
   spdlog::info("stopped cleanly");
   return 0;
@@ -206,6 +215,14 @@ void Daemon::startWatchers() {
   }
 }
 
+// A company profile the sync service accepted; the tracker reads it from the next event on.
+void Daemon::applyConfig(const AgentConfig& c) {
+  if (stopping_) return;
+  tracker_->setConfig(c.tracker);
+  spdlog::info("settings now in force: {}", configToJson(c).dump());
+  scheduleTick();
+}
+
 void Daemon::scheduleTick() {
   if (stopping_) return;
   const auto deadline = std::min(tracker_->nextDeadline(), clock_.mono() + config_.config.tracker.heartbeat_interval);
@@ -228,6 +245,7 @@ void Daemon::shutdown() {
   if (idle_) idle_->stop();
   if (foreground_) foreground_->stop();
   tracker_->shutdown();
+  sync_->stop();  // cancels a request in flight; what was not acknowledged stays queued for the next run
   if (auto ok = outbox_->flush(); !ok) spdlog::error("final outbox commit failed: {}", ok.error().message);
   timer_.cancel();
   server_->stop();
@@ -240,15 +258,20 @@ json Daemon::statusJson() {
              {"pid", ::getpid()},
              {"started_at", formatUtc(started_at_)},
              {"state_dir", options_.paths.state_dir.string()},
-             {"mode", options_.local_only ? "local-only" : "sync"}};
+             {"mode", sync_->enabled() ? "sync" : "local-only"}};
   agent["display"] = idle_problem_.empty() && window_problem_.empty()
                          ? json("ok")
                          : json(idle_problem_.empty() ? window_problem_ : idle_problem_);
   if (!config_.problems.empty()) agent["config_problems"] = config_.problems;
   s["agent"] = agent;
   if (auto st = outbox_->stats()) {
-    s["outbox"] = {{"records", st->records}, {"pending", st->pending}, {"bytes", st->bytes}, {"dropped", st->dropped}};
+    s["outbox"] = {{"records", st->records},
+                   {"pending", st->pending},
+                   {"bytes", st->bytes},
+                   {"dropped", st->dropped},
+                   {"quarantined", st->quarantined}};
   }
+  s["sync"] = sync_->statusJson();
   return s;
 }
 
@@ -266,7 +289,8 @@ json Daemon::doctorJson() {
       st ? std::to_string(st->records) + " records, " + std::to_string(st->pending) + " not yet uploaded"
          : st.error().message);
   add("configuration", config_.problems.empty(), config_.problems.empty() ? config_.source : config_.problems.front());
-  add("server", true, options_.local_only ? "local-only: nothing is uploaded" : "configured");
+  const auto [sync_ok, sync_detail] = sync_->doctorCheck();
+  add("server", sync_ok, sync_detail);
   return json{{"checks", checks}, {"config", configToJson(config_.config)}};
 }
 
@@ -313,15 +337,18 @@ Result<json> Daemon::handle(const protocol::Request& req) {
     return buildReport(*records, q.from_ms, q.to_ms, toUnixMs(clock_.wall()));
   }
   if (req.cmd == "doctor") return doctorJson();
+  if (auto r = sync_->handle(req)) return std::move(*r);
   return fail(Errc::kInvalidInput, "unknown command '" + req.cmd + "'");
 }
 
 }  // namespace
 
-int runDaemon(const DaemonOptions& options) {
-  ::umask(077);  // everything the agent writes (outbox, logs, socket) is the user's alone
-  Daemon d(options);
+int runDaemon(const DaemonOptions& options, const SyncServiceOptions& sync) {
+  ::umask(077);  // everything the agent writes (outbox, logs, socket, secrets) is the user's alone
+  Daemon d(options, sync);
   return d.run();
 }
+
+int runDaemon(const DaemonOptions& options) { return runDaemon(options, SyncServiceOptions{}); }
 
 }  // namespace wm::agent

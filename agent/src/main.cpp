@@ -1,6 +1,11 @@
 // workmonitor-agent: `run` is the daemon; every other subcommand is a client of its control socket.
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <ctime>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -10,6 +15,7 @@
 #include "workmonitor/agent/paths.h"
 #include "workmonitor/agent/protocol.h"
 #include "workmonitor/agent/report.h"
+#include "workmonitor/agent/sync_service.h"
 
 namespace {
 
@@ -50,6 +56,8 @@ std::string field(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+void printSync(const json& y);
+
 void printStatus(const json& s) {
   std::cout << "State: " << field(s, "state") << "\n";
   if (s.contains("timer") && s["timer"].is_object()) {
@@ -83,8 +91,78 @@ void printStatus(const json& s) {
   }
   if (s.contains("outbox")) {
     std::cout << "Outbox: " << s["outbox"].value("records", 0) << " records, " << s["outbox"].value("pending", 0)
-              << " not uploaded\n";
+              << " not uploaded, " << s["outbox"].value("quarantined", 0) << " quarantined\n";
   }
+  if (s.contains("sync")) printSync(s["sync"]);
+}
+
+void printSync(const json& y) {
+  if (y.value("mode", "") != "sync") {
+    std::cout << "Sync: local-only (no server configured)\n";
+    return;
+  }
+  const std::string auth = field(y, "auth");
+  std::cout << "Sync: " << field(y, "server") << ", ";
+  if (auth == "signed_in") {
+    std::cout << "signed in" << (field(y, "account").empty() ? "" : " as " + field(y, "account"));
+  } else if (auth == "sign_in_needed") {
+    std::cout << "SIGN-IN NEEDED (" << field(y, "auth_problem")
+              << "); records stay queued. Run `workmonitor-agent login` or `enroll --token`";
+  } else {
+    std::cout << "not signed in. Run `workmonitor-agent login` or `enroll --token`";
+  }
+  std::cout << "\n";
+  if (y.value("backing_off", false)) {
+    std::cout << "Sync: " << (y.value("online", true) ? "server trouble" : "offline") << " (" << field(y, "last_error")
+              << "); next retry at " << field(y, "next_retry_at") << "\n";
+  }
+  std::cout << "Last upload: " << (field(y, "last_upload_at").empty() ? "none yet" : field(y, "last_upload_at"))
+            << "\n";
+  if (!field(y, "profile").empty()) std::cout << "Company profile: " << field(y, "profile") << "\n";
+  if (!field(y, "profile_problem").empty())
+    std::cout << "Company profile rejected (the last good one stays): " << field(y, "profile_problem") << "\n";
+  if (y.contains("recent_quarantine"))
+    for (const auto& q : y["recent_quarantine"])
+      std::cout << "Quarantined: " << field(q, "kind") << " " << field(q, "id") << ": " << field(q, "reason") << "\n";
+}
+
+// Starts a sync job on the agent and polls it until it answers (the agent never blocks its loop on the
+// network, so the reply to login/enroll/logout/sync is a job number).
+int runJob(const Globals& g, const std::string& cmd, const json& args, json* result) {
+  json started;
+  if (int rc = call(g, cmd, args, &started); rc != 0) return rc;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    json st;
+    if (int rc = call(g, "sync_job", {{"job", started.value("job", int64_t{0})}}, &st); rc != 0) return rc;
+    if (st.value("done", false)) {
+      *result = st.value("result", json::object());
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::cerr << "workmonitor-agent: no answer from the agent within 3 minutes\n";
+  return kExitError;
+}
+
+// A line from the terminal without echo (a password), or a plain line when stdin is not a terminal.
+bool readSecretLine(const std::string& prompt, std::string* out) {
+  const bool tty = ::isatty(STDIN_FILENO);
+  termios old{};
+  if (tty) {
+    std::cerr << prompt << std::flush;
+    ::tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  const bool ok = static_cast<bool>(std::getline(std::cin, *out));
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    std::cerr << "\n";
+  }
+  if (!out->empty() && out->back() == '\r') out->pop_back();
+  return ok && !out->empty();
 }
 
 // [from, to) in unix ms for a local calendar day ("" = today).
@@ -122,8 +200,13 @@ int main(int argc, char** argv) {
   app.add_option("--config", g.config, "Settings file (default $XDG_CONFIG_HOME/workmonitor/agent.json)");
 
   bool local_only = false, quiet = false;
+  std::string server, ca_bundle;
   auto* run = app.add_subcommand("run", "Run the agent in the foreground (the daemon)");
   run->add_flag("--local-only", local_only, "Keep records on this machine only (no server)");
+  run->add_option("--server", server, "workmonitor-server URL, e.g. https://wm.example.com")
+      ->envname("WORKMONITOR_SERVER");
+  run->add_option("--ca-bundle", ca_bundle, "Extra CA certificates (PEM) for a server with a private CA")
+      ->envname("WORKMONITOR_CA_BUNDLE");
   run->add_flag("--quiet", quiet, "Log to the log file only, not to stderr");
 
   auto* status = app.add_subcommand("status", "What the agent is doing now");
@@ -156,6 +239,14 @@ int main(int argc, char** argv) {
   auto* doctor = app.add_subcommand("doctor", "Check what works on this machine");
   doctor->add_flag("--json", g.json_out);
 
+  std::string email, enroll_token;
+  auto* login = app.add_subcommand("login", "Sign in to the server (password from a prompt, or stdin when piped)");
+  login->add_option("--email", email, "Your email (asked for when missing)");
+  auto* enroll = app.add_subcommand("enroll", "Register this machine with an enrolment token from your admin");
+  enroll->add_option("--token", enroll_token, "The enrolment token")->required();
+  auto* logout = app.add_subcommand("logout", "Sign out and forget the stored credential");
+  auto* sync_now = app.add_subcommand("sync", "Upload what is queued now");
+
   auto* watch = app.add_subcommand("watch", "Print the agent's events as JSON lines until interrupted");
   auto* version = app.add_subcommand("version", "Print the version");
 
@@ -164,10 +255,15 @@ int main(int argc, char** argv) {
   if (*run) {
     wm::agent::DaemonOptions o;
     o.paths = paths(g);
-    o.local_only = true;  // the sync client arrives with the server; until then every run is local-only
+    o.local_only = local_only || server.empty();
     o.log_to_stderr = !quiet;
-    (void)local_only;
-    return wm::agent::runDaemon(o);
+    wm::agent::SyncServiceOptions so;
+    if (!o.local_only) {
+      so.server_url = server;
+      if (!ca_bundle.empty()) so.ca_bundle = ca_bundle;
+      so.secrets_dir = o.paths.state_dir / "secrets";
+    }
+    return wm::agent::runDaemon(o, so);
   }
   if (*version) {
     std::cout << "workmonitor-agent " << WM_VERSION << " (control protocol " << wm::agent::protocol::kVersion << ")\n";
@@ -224,6 +320,33 @@ int main(int argc, char** argv) {
       }
       return all_ok ? 0 : kExitError;
     }
+  } else if (*login) {
+    if (email.empty()) {
+      if (::isatty(STDIN_FILENO)) std::cerr << "Email: " << std::flush;
+      if (!std::getline(std::cin, email) || email.empty()) {
+        std::cerr << "workmonitor-agent: an email is needed (--email or on stdin)\n";
+        return 2;
+      }
+    }
+    std::string password;
+    if (!readSecretLine("Password: ", &password)) {
+      std::cerr << "workmonitor-agent: a password is needed\n";
+      return 2;
+    }
+    rc = runJob(g, "login", {{"email", email}, {"password", password}}, &out);
+    std::fill(password.begin(), password.end(), '\0');
+    if (rc != 0) return rc;
+    std::cout << "Signed in as " << field(out.value("user", json::object()), "email") << "\n";
+  } else if (*enroll) {
+    if ((rc = runJob(g, "enroll", {{"token", enroll_token}}, &out)) != 0) return rc;
+    std::cout << "Enrolled as device " << field(out, "device_id") << "\n";
+  } else if (*logout) {
+    if ((rc = runJob(g, "logout", json::object(), &out)) != 0) return rc;
+    std::cout << "Signed out; queued records stay on this machine until the next sign-in\n";
+  } else if (*sync_now) {
+    if ((rc = runJob(g, "sync", json::object(), &out)) != 0) return rc;
+    std::cout << "Uploaded " << out.value("uploaded", 0) << " records; " << out.value("pending", 0) << " still queued, "
+              << out.value("quarantined", 0) << " quarantined\n";
   } else if (*watch) {
     auto client = ControlClient::connect(paths(g).socket);
     if (!client) {

@@ -1,0 +1,91 @@
+// The agent's side of sync: builds the uploader (sync::SyncEngine) with the libcurl transport and the
+// platform secret store, answers the control commands login/enroll/logout/sync/sync_job, validates the
+// company profile against the agent's settings rules and applies it on the daemon's io_context.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "workmonitor/agent/config.h"
+#include "workmonitor/agent/daemon.h"
+#include "workmonitor/agent/protocol.h"
+#include "workmonitor/common/clock.h"
+#include "workmonitor/sync/outbox.h"
+
+namespace wm::sync {
+class SyncEngine;
+class HttpTransport;
+class CredentialStore;
+}  // namespace wm::sync
+
+namespace wm::agent {
+
+struct SyncServiceOptions {
+  std::string server_url;                          // empty: local-only
+  std::optional<std::filesystem::path> ca_bundle;  // extra trust anchors for a private CA
+  std::filesystem::path secrets_dir;               // the file secret store's directory
+};
+
+/// `workmonitor-agent run` with sync settings: the daemon of daemon.h, uploading when sync.server_url is set
+/// (runDaemon(options) is this with no server). Defined in daemon.cpp.
+int runDaemon(const DaemonOptions& options, const SyncServiceOptions& sync);
+
+/// Validates a profile's settings with the agent.json rules: unknown keys are ignored, any bad value
+/// rejects the whole profile. On success returns `local` with the profile's values over it.
+Result<AgentConfig> applyProfile(const AgentConfig& local, const nlohmann::json& profile);
+
+class SyncService {
+ public:
+  /// Runs on the io_context thread with the effective configuration after a profile was accepted.
+  using ApplyConfig = std::function<void(const AgentConfig&)>;
+  static constexpr const char* kProfileKey = "sync.profile";  // outbox state: {etag, profile}
+
+  SyncService(SyncServiceOptions options, sync::Outbox& outbox, const Clock& clock, boost::asio::io_context& io,
+              AgentConfig local, ApplyConfig apply);
+  ~SyncService();
+  SyncService(const SyncService&) = delete;
+  SyncService& operator=(const SyncService&) = delete;
+
+  bool enabled() const { return engine_ != nullptr; }
+  /// Applies the cached profile (posted to the io_context) and starts the uploader thread.
+  void start();
+  void stop();
+
+  /// The sync control commands; nullopt when `req` is not one of them. Network work never runs on the
+  /// caller's (io_context) thread: login/enroll/logout/sync return {"job": N} at once and the client polls
+  /// `sync_job` {"job": N} until it answers {"done": true, ...} or with the job's error.
+  std::optional<Result<nlohmann::json>> handle(const protocol::Request& req);
+  nlohmann::json statusJson();
+  /// One line for `doctor`.
+  std::pair<bool, std::string> doctorCheck();
+
+ private:
+  Result<void> onProfile(const nlohmann::json& profile, const std::string& etag);
+  int64_t newJob();
+  void finishJob(int64_t id, Result<nlohmann::json> r);
+
+  SyncServiceOptions options_;
+  sync::Outbox& outbox_;
+  const Clock& clock_;
+  boost::asio::io_context& io_;
+  AgentConfig local_;
+  ApplyConfig apply_;
+  std::string store_description_;
+  std::unique_ptr<sync::HttpTransport> transport_;
+  std::unique_ptr<sync::CredentialStore> credentials_;
+  std::unique_ptr<sync::SyncEngine> engine_;
+
+  std::mutex mu_;
+  int64_t next_job_ = 1;
+  std::map<int64_t, std::optional<Result<nlohmann::json>>> jobs_;
+};
+
+}  // namespace wm::agent

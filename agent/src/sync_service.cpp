@@ -1,0 +1,223 @@
+#include "workmonitor/agent/sync_service.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
+#include "workmonitor/platform/secrets.h"
+#include "workmonitor/sync/sync_engine.h"
+#include "workmonitor/sync/transport.h"
+
+namespace wm::agent {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kRefreshKey = "refresh_token";
+constexpr size_t kMaxJobs = 64;
+
+// The sync module's CredentialStore on top of the platform's SecretStore.
+class SecretCredentials final : public sync::CredentialStore {
+ public:
+  explicit SecretCredentials(std::unique_ptr<platform::SecretStore> store) : store_(std::move(store)) {}
+  Result<std::optional<std::string>> load() override { return store_->get(kRefreshKey); }
+  Result<void> save(const std::string& token) override { return store_->put(kRefreshKey, token); }
+  Result<void> erase() override { return store_->erase(kRefreshKey); }
+
+ private:
+  std::unique_ptr<platform::SecretStore> store_;
+};
+
+json deviceInfo() {
+  char host[256] = {0};
+  (void)::gethostname(host, sizeof host - 1);
+  struct utsname u {};
+  (void)::uname(&u);
+  return json{{"hostname", host}, {"os", u.sysname}, {"os_version", u.release}, {"agent_version", WM_VERSION}};
+}
+
+std::string stringArg(const json& args, const char* key) {
+  auto it = args.find(key);
+  return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string utcOrEmpty(int64_t ms) { return ms > 0 ? formatUtc(fromUnixMs(ms)) : std::string(); }
+
+}  // namespace
+
+Result<AgentConfig> applyProfile(const AgentConfig& local, const json& profile) {
+  if (!profile.is_object() || !profile.contains("settings") || !profile["settings"].is_object())
+    return fail(Errc::kInvalidInput, "the profile has no settings object");
+  // Only the agent's own keys are checked here; the collectors' keys (screenshots, ...) are theirs.
+  const json known_keys = configToJson(AgentConfig{});
+  json ours = json::object();
+  for (const auto& [key, value] : profile["settings"].items())
+    if (known_keys.contains(key)) ours[key] = value;
+  LoadedConfig checked = configFromJson(ours);
+  if (!checked.problems.empty()) {
+    std::string why;
+    for (const auto& p : checked.problems) why += (why.empty() ? "" : "; ") + p;
+    return fail(Errc::kInvalidInput, why);
+  }
+  json merged = configToJson(local);
+  merged.update(ours);
+  return configFromJson(merged).config;
+}
+
+SyncService::SyncService(SyncServiceOptions options, sync::Outbox& outbox, const Clock& clock,
+                         boost::asio::io_context& io, AgentConfig local, ApplyConfig apply)
+    : options_(std::move(options)), outbox_(outbox), clock_(clock), io_(io), local_(local), apply_(std::move(apply)) {
+  if (options_.server_url.empty()) return;
+  sync::TransportOptions to;
+  to.ca_bundle = options_.ca_bundle;
+  transport_ = sync::makeCurlTransport(to);
+  auto store = platform::makeSecretStore(options_.secrets_dir);
+  store_description_ = store->describe();
+  credentials_ = std::make_unique<SecretCredentials>(std::move(store));
+
+  sync::SyncOptions so;
+  so.server_url = options_.server_url;
+  so.device = deviceInfo();
+  // The cached profile counts only if it still passes today's rules; its ETag then saves a download.
+  if (auto cached = outbox_.getState(kProfileKey); cached && *cached) {
+    json c = json::parse(**cached, nullptr, false);
+    if (c.is_object() && applyProfile(local_, c.value("profile", json())).has_value())
+      so.profile_etag = c.value("etag", "");
+  }
+  engine_ = std::make_unique<sync::SyncEngine>(
+      so, outbox_, *transport_, *credentials_, clock_,
+      [this](const json& profile, const std::string& etag) { return onProfile(profile, etag); });
+  if (!options_.server_url.starts_with("https://") && !options_.server_url.starts_with("http://127.") &&
+      !options_.server_url.starts_with("http://localhost") && !options_.server_url.starts_with("http://[::1]"))
+    spdlog::warn("the server URL {} is not https: passwords and tokens would cross the network unencrypted",
+                 sync::redactUrl(options_.server_url));
+}
+
+SyncService::~SyncService() { stop(); }
+
+void SyncService::start() {
+  if (!engine_) return;
+  if (auto cached = outbox_.getState(kProfileKey); cached && *cached) {
+    json c = json::parse(**cached, nullptr, false);
+    if (c.is_object()) {
+      auto cfg = applyProfile(local_, c.value("profile", json()));
+      if (cfg) {
+        spdlog::info("applying the cached company profile");
+        boost::asio::post(io_, [this, config = *cfg] { apply_(config); });
+      } else {
+        spdlog::warn("the cached company profile is no longer valid ({}); using local settings", cfg.error().message);
+      }
+    }
+  }
+  engine_->start();
+}
+
+void SyncService::stop() {
+  if (engine_) engine_->stop();
+}
+
+Result<void> SyncService::onProfile(const json& profile, const std::string& etag) {
+  auto cfg = applyProfile(local_, profile);
+  if (!cfg) return std::unexpected(cfg.error());
+  if (auto r = outbox_.setState(kProfileKey, json{{"etag", etag}, {"profile", profile}}.dump()); !r)
+    spdlog::warn("cannot cache the company profile: {}", r.error().message);
+  boost::asio::post(io_, [this, config = *cfg] { apply_(config); });
+  return {};
+}
+
+int64_t SyncService::newJob() {
+  std::lock_guard lk(mu_);
+  // Jobs nobody asked about again (a CLI that was interrupted) do not pile up.
+  while (jobs_.size() >= kMaxJobs) jobs_.erase(jobs_.begin());
+  const int64_t id = next_job_++;
+  jobs_[id] = std::nullopt;
+  return id;
+}
+
+void SyncService::finishJob(int64_t id, Result<json> r) {
+  std::lock_guard lk(mu_);
+  if (auto it = jobs_.find(id); it != jobs_.end()) it->second = std::move(r);
+}
+
+std::optional<Result<json>> SyncService::handle(const protocol::Request& req) {
+  static const char* kOurs[] = {"login", "enroll", "logout", "sync", "sync_job"};
+  if (std::find(std::begin(kOurs), std::end(kOurs), req.cmd) == std::end(kOurs)) return std::nullopt;
+  if (!engine_)
+    return fail(Errc::kUnavailable,
+                "this agent runs local-only: start it with `workmonitor-agent run --server URL` (or set "
+                "WORKMONITOR_SERVER) to sign in and upload");
+  const json& a = req.args;
+  if (req.cmd == "sync_job") {
+    if (!a.contains("job") || !a["job"].is_number_integer()) return fail(Errc::kInvalidInput, "sync_job needs a job");
+    std::lock_guard lk(mu_);
+    auto it = jobs_.find(a["job"].get<int64_t>());
+    if (it == jobs_.end()) return fail(Errc::kNotFound, "no such job (finished and collected, or never started)");
+    if (!it->second) return json{{"done", false}};
+    Result<json> r = std::move(*it->second);
+    jobs_.erase(it);
+    if (!r) return std::unexpected(r.error());
+    return json{{"done", true}, {"result", *r}};
+  }
+  const int64_t id = newJob();
+  auto done = [this, id](Result<json> r) { finishJob(id, std::move(r)); };
+  if (req.cmd == "login") {
+    const std::string email = stringArg(a, "email"), password = stringArg(a, "password");
+    if (email.empty() || password.empty() || email.size() > 320 || password.size() > 4096) {
+      finishJob(id, fail(Errc::kInvalidInput, "login needs an email and a password"));
+    } else {
+      engine_->login(email, password, done);
+    }
+  } else if (req.cmd == "enroll") {
+    const std::string token = stringArg(a, "token");
+    if (token.empty() || token.size() > 4096)
+      finishJob(id, fail(Errc::kInvalidInput, "enroll needs the enrolment token from your administrator"));
+    else
+      engine_->enroll(token, done);
+  } else if (req.cmd == "logout") {
+    engine_->logout(done);
+  } else {
+    engine_->syncNow(done);
+  }
+  return json{{"job", id}};
+}
+
+json SyncService::statusJson() {
+  if (!engine_) return json{{"mode", "local-only"}};
+  const sync::SyncStatus s = engine_->status();
+  json j{{"mode", "sync"},        {"server", s.server},           {"auth", sync::authStateName(s.auth)},
+         {"online", s.online},    {"backing_off", s.backing_off}, {"uploaded", s.uploaded},
+         {"failures", s.failures}};
+  if (!s.account.empty()) j["account"] = s.account;
+  if (!s.device_id.empty()) j["device_id"] = s.device_id;
+  if (!s.auth_problem.empty()) j["auth_problem"] = s.auth_problem;
+  if (!s.last_error.empty()) j["last_error"] = s.last_error;
+  if (s.next_retry_ms) j["next_retry_at"] = utcOrEmpty(s.next_retry_ms);
+  if (s.last_upload_ms) j["last_upload_at"] = utcOrEmpty(s.last_upload_ms);
+  if (!s.profile.empty()) j["profile"] = s.profile;
+  if (!s.profile_problem.empty()) j["profile_problem"] = s.profile_problem;
+  if (auto q = outbox_.quarantined(3)) {
+    json recent = json::array();
+    for (const auto& r : *q)
+      recent.push_back({{"id", r.id},
+                        {"kind", r.kind},
+                        {"revision", r.revision},
+                        {"reason", r.reason},
+                        {"at", utcOrEmpty(r.at_ms)}});
+    if (!recent.empty()) j["recent_quarantine"] = recent;
+  }
+  return j;
+}
+
+std::pair<bool, std::string> SyncService::doctorCheck() {
+  if (!engine_) return {true, "local-only: nothing is uploaded (no --server / WORKMONITOR_SERVER)"};
+  const sync::SyncStatus s = engine_->status();
+  std::string detail = s.server + " via " + transport_->describe() + "; secrets in " + store_description_ + "; " +
+                       sync::authStateName(s.auth);
+  if (!s.last_error.empty()) detail += "; last error: " + s.last_error;
+  return {s.auth == sync::AuthState::kSignedIn && s.last_error.empty(), detail};
+}
+
+}  // namespace wm::agent
