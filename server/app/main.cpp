@@ -17,9 +17,9 @@ namespace {
 using wm::server::db::Connection;
 namespace migrate = wm::server::migrate;
 
-std::string envOr(const char* name, std::string fallback) {
+std::string envOr(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
-  return v && *v ? std::string(v) : std::move(fallback);
+  return v && *v ? std::string(v) : fallback;
 }
 
 int report(const wm::Error& e) {
