@@ -218,6 +218,7 @@ void Daemon::startWatchers() {
 // A company profile the sync service accepted; the tracker reads it from the next event on.
 void Daemon::applyConfig(const AgentConfig& c) {
   if (stopping_) return;
+  config_.config = c;  // what `doctor` shows is what is in force
   tracker_->setConfig(c.tracker);
   spdlog::info("settings now in force: {}", configToJson(c).dump());
   scheduleTick();

@@ -148,6 +148,7 @@ ApiResult<std::string> AuthSession::refresh() {
       if (auto er = store_.erase(); !er)
         detail::syncLogger()->error("cannot erase the refused credential: {}", er.error().message);
       e.kind = ApiErrc::kSignInNeeded;
+      e.message = "sign-in needed: " + problem_ + "; run `workmonitor-agent login` or `enroll`";
     }
     return std::unexpected(e);
   }
