@@ -409,6 +409,8 @@ ApiResult<void> SyncEngine::uploadPending(bool* more) {
     if (outcome->unanswered)
       detail::syncLogger()->warn("the server did not answer for {} records of batch {}; they stay queued",
                                  outcome->unanswered, inflight_->batch_id);
+    // Seam for screenshots (issue 6): the images go up here, after the batch holding their metadata records
+    // was acknowledged (PUT /api/v1/agent/screenshots/{id} answers 409 metadata_missing otherwise).
     st_.uploaded += static_cast<int64_t>(outcome->acknowledged.size());
     st_.last_upload_ms = toUnixMs(clock_.wall());
     inflight_.reset();
