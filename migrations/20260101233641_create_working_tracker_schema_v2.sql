@@ -575,6 +575,34 @@ begin
 end
 $$;
 
+-- The report's admin and manager subqueries, as functions the policies call once per query through
+-- (select ...). Written inline, PostgreSQL opens users and manager_assignments and begins their index scans
+-- at every execution of every policy-guarded query, even when the self branch has already decided; a
+-- function in an InitPlan runs only when its branch is reached. Measured on the "latest 100 time entries"
+-- read: 1.6-1.8x the cost without RLS inline, 1.15-1.3x with these (bench/rls).
+create or replace function auth.admin_company_id() returns uuid
+language plpgsql stable security definer set search_path = ''
+as $$
+declare
+  result uuid;
+begin
+  select u.company_id into result from public.users u where u.id = auth.uid() and u.role = 'admin';
+  return result;
+end
+$$;
+
+create or replace function auth.managed_user_ids() returns uuid[]
+language plpgsql stable security definer set search_path = ''
+as $$
+declare
+  result uuid[];
+begin
+  select coalesce(array_agg(ma.employee_id), '{}') into result
+  from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active;
+  return result;
+end
+$$;
+
 -- Credentials live outside public. The password hash is never readable by the runtime role; sign-in reads
 -- it through auth.login_lookup() before any claim exists.
 create table if not exists auth.credentials (
@@ -714,32 +742,31 @@ create policy refresh_tokens_owner_all on auth.refresh_tokens for all to workmon
 
 drop policy if exists config_profiles_member_select on agent.config_profiles;
 create policy config_profiles_member_select on agent.config_profiles for select to workmonitor_app
-  using (company_id in (select u.company_id from public.users u where u.id = (select auth.uid())));
+  using (company_id = (select auth.company_id()));
 drop policy if exists config_profiles_admin_all on agent.config_profiles;
 create policy config_profiles_admin_all on agent.config_profiles for all to workmonitor_app
-  using (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin'))
-  with check (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin'));
+  using (company_id = (select auth.admin_company_id()))
+  with check (company_id = (select auth.admin_company_id()));
 
 drop policy if exists devices_owner_admin_all on agent.devices;
 create policy devices_owner_admin_all on agent.devices for all to workmonitor_app
   using ((user_id = (select auth.uid()))
-         or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')))
+         or (company_id = (select auth.admin_company_id())))
   with check ((user_id = (select auth.uid()) and company_id = (select auth.company_id()))
-              or (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin')));
+              or (company_id = (select auth.admin_company_id())));
 
 drop policy if exists enrolment_tokens_admin_all on agent.enrolment_tokens;
 create policy enrolment_tokens_admin_all on agent.enrolment_tokens for all to workmonitor_app
-  using (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin'))
-  with check (company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin'));
+  using (company_id = (select auth.admin_company_id()))
+  with check (company_id = (select auth.admin_company_id()));
 
 drop policy if exists record_revisions_owner_all on agent.record_revisions;
 create policy record_revisions_owner_all on agent.record_revisions for all to workmonitor_app
   using (user_id = (select auth.uid())) with check (user_id = (select auth.uid()));
 drop policy if exists record_revisions_team_select on agent.record_revisions;
 create policy record_revisions_team_select on agent.record_revisions for select to workmonitor_app
-  using ((company_id in (select u.company_id from public.users u where u.id = (select auth.uid()) and u.role = 'admin'))
-         or (user_id in (select ma.employee_id from public.manager_assignments ma
-                         where ma.manager_id = (select auth.uid()) and ma.active)));
+  using ((company_id = (select auth.admin_company_id()))
+         or (user_id = any ((select auth.managed_user_ids())::uuid[])));
 
 revoke all on auth.credentials, auth.refresh_tokens, agent.config_profiles, agent.devices,
   agent.enrolment_tokens, agent.record_revisions from workmonitor_app, public;

@@ -100,6 +100,21 @@ comment on table public.expense_calculations is 'Labour cost and expenses per em
 create index if not exists expense_calculations_user_period_idx on public.expense_calculations (user_id, period_start);
 create index if not exists expense_calculations_company_period_idx on public.expense_calculations (company_id, period_start);
 
+-- Employees whose expenses the caller may see through manager_expense_access (see auth.managed_user_ids()
+-- in migration 01 for why policies call a function rather than an inline subquery).
+create or replace function auth.expense_user_ids() returns uuid[]
+language plpgsql stable security definer set search_path = ''
+as $$
+declare
+  result uuid[];
+begin
+  select coalesce(array_agg(mx.employee_id), '{}') into result
+  from public.manager_expense_access mx
+  where mx.manager_id = auth.uid() and (mx.expires_at is null or mx.expires_at > now());
+  return result;
+end
+$$;
+
 -- Row level security: enabled and forced on every table; default deny until a policy allows.
 
 alter table public.manager_expense_access enable row level security;
