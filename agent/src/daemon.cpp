@@ -67,6 +67,7 @@ class Daemon {
   json doctorJson();
   void scheduleTick();
   void startWatchers();
+  Result<void> startIdleWatcher();
   void shutdown();
   void applyConfig(const AgentConfig& c);
 
@@ -183,9 +184,8 @@ int Daemon::run() {
   return 0;
 }
 
-void Daemon::startWatchers() {
-  idle_ = platform::makeIdleWatcher();
-  auto ok = idle_->start(config_.config.tracker.idle_threshold, [this](const platform::IdleEvent& e) {
+Result<void> Daemon::startIdleWatcher() {
+  return idle_->start(config_.config.tracker.idle_threshold, [this](const platform::IdleEvent& e) {
     asio::post(io_, [this, e] {
       if (stopping_) return;
       if (e.idle)
@@ -195,6 +195,11 @@ void Daemon::startWatchers() {
       scheduleTick();
     });
   });
+}
+
+void Daemon::startWatchers() {
+  idle_ = platform::makeIdleWatcher();
+  auto ok = startIdleWatcher();
   if (!ok) {
     idle_problem_ = ok.error().message;
     idle_.reset();
@@ -218,8 +223,14 @@ void Daemon::startWatchers() {
 // A company profile the sync service accepted; the tracker reads it from the next event on.
 void Daemon::applyConfig(const AgentConfig& c) {
   if (stopping_) return;
+  const bool new_threshold = c.tracker.idle_threshold != config_.config.tracker.idle_threshold;
   config_.config = c;  // what `doctor` shows is what is in force
   tracker_->setConfig(c.tracker);
+  if (new_threshold && idle_) {
+    // The watcher sleeps until the old threshold could be reached; restart it with the new one.
+    idle_->stop();
+    if (auto ok = startIdleWatcher(); !ok) spdlog::warn("idle detection restart failed: {}", ok.error().message);
+  }
   spdlog::info("settings now in force: {}", configToJson(c).dump());
   scheduleTick();
 }
