@@ -1,5 +1,5 @@
-// workmonitor-server: the self-hosted backend's command line. `migrate` and `verify-schema` today; the HTTP
-// `serve` command joins them as another subcommand over the same wm_server_db library.
+// workmonitor-server: the self-hosted backend's command line: `serve` (the HTTP API), `migrate`,
+// `verify-schema` and `admin` (bootstrap companies, users, enrolment tokens), over the same wm_server_db library.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -8,7 +8,10 @@
 #include <cstdlib>
 #include <string>
 
+#include "admin.h"
 #include "workmonitor/server/db/connection.h"
+#include "workmonitor/server/http/config.h"
+#include "workmonitor/server/http/server.h"
 #include "workmonitor/server/migrate/migrator.h"
 #include "workmonitor/server/migrate/schema_check.h"
 
@@ -67,6 +70,27 @@ int runVerify(const std::string& db) {
   return 0;
 }
 
+int runServe(const std::string& db, const std::string& listen, const std::string& shots, const std::string& dir,
+             int threads) {
+  auto config = wm::server::http::configFromEnv([](const char* n) { return std::getenv(n); });
+  if (!config) return report(config.error());
+  if (config->database.empty()) config->database = db;
+  if (auto l = wm::server::http::parseListen(listen, *config); !l) return report(l.error());
+  config->screenshot_dir = shots;
+  config->migrations_dir = dir;
+  config->threads = threads;
+  auto server = wm::server::http::HttpServer::start(*config);
+  if (!server) {
+    spdlog::error("not starting: {}", server.error().message);
+    return 2;
+  }
+  spdlog::info("listening on http://{}:{} ({} threads, {} database connections)", config->listen_host,
+               (*server)->port(), threads, config->pool_size);
+  (*server)->wait(true);
+  spdlog::info("stopped");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,7 +114,45 @@ int main(int argc, char** argv) {
   auto* verify =
       app.add_subcommand("verify-schema", "Compare the schema with the report's checks (exit 1 on a difference)");
 
+  auto* serve = app.add_subcommand("serve", "Serve the agent/auth HTTP API (config: DATABASE_URL, JWT_SECRET, ...)");
+  std::string listen = "127.0.0.1:8001";
+  std::string shots = envOr("WM_SCREENSHOT_DIR", "screenshots");
+  int threads = 4;
+  serve->add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:8001; port 0 picks one)");
+  serve->add_option("--screenshot-dir", shots, "Directory of the content-addressed screenshot store");
+  serve->add_option("--migrations-dir", dir, "Migration files, for /readyz (default: $WM_MIGRATIONS_DIR or ./migrations)");
+  serve->add_option("--threads", threads, "I/O and request threads (default 4)")->check(CLI::Range(1, 64));
+
+  auto* admin = app.add_subcommand("admin", "Bootstrap a self-hosted install (run as the database owner)");
+  admin->require_subcommand(1);
+  auto* company = admin->add_subcommand("create-company", "Create a company; prints its id");
+  std::string company_name;
+  company->add_option("name", company_name, "Company name")->required();
+  auto* user = admin->add_subcommand("create-user", "Create a user with a password; prints the id");
+  wm::server::app::NewUser new_user;
+  user->add_option("--company", new_user.company, "Company id")->required();
+  user->add_option("--email", new_user.email, "Email (the sign-in name)")->required();
+  user->add_option("--role", new_user.role, "admin, manager or employee")
+      ->check(CLI::IsMember({"admin", "manager", "employee"}));
+  user->add_option("--full-name", new_user.full_name, "Full name (default: the email)");
+  user->add_option("--employment-type", new_user.employment_type, "fulltime, parttime, freelancer or contractor")
+      ->check(CLI::IsMember({"fulltime", "parttime", "freelancer", "contractor"}));
+  user->add_flag("--password-stdin", new_user.password_stdin, "Read the password from stdin (else one is generated)");
+  user->add_option("--bcrypt-cost", new_user.bcrypt_cost, "bcrypt cost (default 12; lower only for tests)")
+      ->check(CLI::Range(4, 15));
+  auto* enrol = admin->add_subcommand("enrollment-token", "Issue an enrolment token for a user's device; prints it");
+  std::string enrol_company, enrol_user;
+  int uses = 1, ttl_hours = 72;
+  enrol->add_option("--company", enrol_company, "Company id")->required();
+  enrol->add_option("--user", enrol_user, "User id the device will sign in as")->required();
+  enrol->add_option("--uses", uses, "How many devices may use it (default 1)");
+  enrol->add_option("--ttl-hours", ttl_hours, "Hours until it expires (default 72)");
+
   CLI11_PARSE(app, argc, argv);
+  if (serve->parsed()) return runServe(db, listen, shots, dir, threads);
+  if (company->parsed()) return wm::server::app::adminCreateCompany(db, company_name);
+  if (user->parsed()) return wm::server::app::adminCreateUser(db, new_user);
+  if (enrol->parsed()) return wm::server::app::adminEnrollmentToken(db, enrol_company, enrol_user, uses, ttl_hours);
   if (mig->parsed()) return runMigrate(db, dir, status, lock_timeout);
   if (verify->parsed()) return runVerify(db);
   return 2;

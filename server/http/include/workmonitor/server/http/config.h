@@ -1,0 +1,52 @@
+// The server's configuration: the migration report's §8.2 environment variables plus command-line flags,
+// and the checks that refuse an unsafe start.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "workmonitor/common/result.h"
+
+namespace wm::server::http {
+
+/// The report's sample value (§8.1); a server configured with it is refused.
+inline constexpr std::string_view kSampleJwtSecret = "workmonitor-secret-key-2024-change-in-production";
+
+struct ServerConfig {
+  std::string database;  // libpq conninfo or URI
+  int pool_size = 8;
+  std::string jwt_secret;
+  std::chrono::seconds access_lifetime{24 * 3600};
+  std::chrono::seconds refresh_lifetime{30 * 24 * 3600};
+  std::chrono::seconds clock_skew{60};
+  std::string backend_url;
+  std::string listen_host = "127.0.0.1";
+  unsigned short listen_port = 8001;
+  int threads = 4;
+  std::filesystem::path screenshot_dir = "screenshots";
+  std::filesystem::path migrations_dir = "migrations";
+  size_t max_body = 8u << 20;
+  size_t max_decompressed = 32u << 20;
+  size_t max_records = 1000;
+  std::chrono::seconds read_timeout{30};
+  std::chrono::milliseconds statement_timeout{15000};
+  // Login throttling: attempts per window per account and per client address.
+  int login_attempts_per_account = 10;
+  int login_attempts_per_address = 50;
+  std::chrono::seconds login_window{300};
+};
+
+/// Reads DATABASE_URL (or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD), DB_POOL_SIZE, JWT_SECRET,
+/// JWT_ALGORITHM, JWT_EXPIRATION_HOURS, JWT_REFRESH_EXPIRATION_DAYS, BACKEND_URL through `env`.
+Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>& env);
+
+/// The static checks (secret length, sample secret); the database role is checked once connected.
+Result<void> checkSecrets(const ServerConfig& config);
+
+/// "127.0.0.1:8080" → host, port.
+Result<void> parseListen(const std::string& text, ServerConfig& config);
+
+}  // namespace wm::server::http

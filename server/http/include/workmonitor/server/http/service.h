@@ -1,0 +1,111 @@
+// The request handler: HTTP in, HTTP out, no sockets. The listener (server.h) owns the I/O and calls
+// Service::handle for every complete request.
+#pragma once
+
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <expected>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "workmonitor/server/http/config.h"
+#include "workmonitor/server/http/jwt.h"
+#include "workmonitor/server/http/metrics.h"
+#include "workmonitor/server/http/pool.h"
+#include "workmonitor/server/http/rate_limit.h"
+
+namespace wm::server::http {
+
+namespace bhttp = boost::beast::http;
+using HttpRequest = bhttp::request<bhttp::string_body>;
+using HttpResponse = bhttp::response<bhttp::string_body>;
+
+/// An error reply: `{"error": {"code", "message"}}` with `status` (and Retry-After when set).
+struct ApiError {
+  unsigned status = 500;
+  std::string code = "internal";
+  std::string message = "internal error";
+  int retry_after = 0;
+};
+using Reply = std::expected<HttpResponse, ApiError>;
+
+inline std::unexpected<ApiError> apiFail(unsigned status, std::string code, std::string message,
+                                         int retry_after = 0) {
+  return std::unexpected(ApiError{status, std::move(code), std::move(message), retry_after});
+}
+
+HttpResponse jsonResponse(unsigned status, const nlohmann::json& body);
+HttpResponse errorResponse(const ApiError& e);
+
+/// The user a verified access token speaks for.
+struct Caller {
+  AccessClaims claims;
+  std::string claims_json;  // what goes into request.jwt.claims
+};
+
+/// Claims set for one transaction: `sub` and the JSON of the token (or of the lookup's user).
+struct TxClaims {
+  std::string sub;
+  std::string json;
+};
+
+class Service {
+ public:
+  explicit Service(ServerConfig config);
+  /// Handles one request; never throws. `peer` is the client's address (for rate limiting).
+  HttpResponse handle(const HttpRequest& req, const std::string& peer);
+
+  Metrics& metrics() { return metrics_; }
+  const ServerConfig& config() const { return config_; }
+
+  // --- used by the route files ---
+  /// A pooled connection with a transaction open and the claims set (the first statement of every request).
+  Result<Lease> beginWithClaims(const TxClaims& claims);
+  /// Sets (or switches, inside the same transaction) the claims.
+  Result<void> setClaims(PooledConnection& c, const TxClaims& claims);
+  /// Maps a database error to a reply: pool exhausted / database down / timeout → 503, else 500.
+  ApiError dbError(const Error& e, const char* what);
+  /// Checks the Bearer token.
+  std::expected<Caller, ApiError> authenticate(const HttpRequest& req);
+  /// The request body as JSON (gunzipped when Content-Encoding: gzip), within the limits.
+  std::expected<nlohmann::json, ApiError> jsonBody(const HttpRequest& req);
+  /// Issues an access token and a new refresh token (stored hashed, in `family`) inside `lease`'s transaction.
+  std::expected<nlohmann::json, ApiError> issueTokens(PooledConnection& c, const nlohmann::json& user,
+                                                      const std::string& family, const std::optional<std::string>& device);
+  const JwtCodec& jwt() const { return jwt_; }
+  long long now() const;
+
+ private:
+  Reply route(const HttpRequest& req, const std::string& peer, std::string& route_name);
+
+  // auth_routes.cpp
+  Reply signup(const HttpRequest& req);
+  Reply login(const HttpRequest& req, const std::string& peer);
+  Reply refresh(const HttpRequest& req);
+  Reply logout(const HttpRequest& req);
+  Reply me(const HttpRequest& req);
+  // agent_routes.cpp
+  Reply enroll(const HttpRequest& req);
+  Reply profile(const HttpRequest& req);
+  Reply projects(const HttpRequest& req);
+  Reply screenshot(const HttpRequest& req, const std::string& id);
+  Reply ready();
+  // ingest.cpp
+  Reply batches(const HttpRequest& req);
+
+  ServerConfig config_;
+  Pool pool_;
+  JwtCodec jwt_;
+  Metrics metrics_;
+  RateLimiter account_limiter_;
+  RateLimiter address_limiter_;
+  std::once_flag dummy_once_;
+  std::string dummy_hash_;  // verified against when the account does not exist, so timing does not tell
+};
+
+}  // namespace wm::server::http

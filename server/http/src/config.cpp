@@ -1,0 +1,94 @@
+#include "workmonitor/server/http/config.h"
+
+#include <charconv>
+
+namespace wm::server::http {
+namespace {
+
+Result<long long> number(const char* name, const char* text, long long min, long long max) {
+  long long v = 0;
+  const std::string_view s(text);
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < min || v > max) {
+    return fail(Errc::kInvalidInput,
+                std::string(name) + " must be a number in " + std::to_string(min) + ".." + std::to_string(max));
+  }
+  return v;
+}
+
+// libpq conninfo values are quoted so a password with spaces or quotes survives.
+std::string conninfoQuoted(std::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>& env) {
+  ServerConfig c;
+  auto get = [&](const char* n) -> std::string {
+    const char* v = env(n);
+    return v ? std::string(v) : std::string();
+  };
+  c.database = get("DATABASE_URL");
+  if (c.database.empty()) {
+    const std::pair<const char*, const char*> parts[] = {
+        {"DB_HOST", "host"}, {"DB_PORT", "port"}, {"DB_NAME", "dbname"}, {"DB_USER", "user"}, {"DB_PASSWORD", "password"}};
+    for (const auto& [var, key] : parts) {
+      const std::string v = get(var);
+      if (!v.empty()) c.database += std::string(c.database.empty() ? "" : " ") + key + "=" + conninfoQuoted(v);
+    }
+  }
+  if (const char* v = env("DB_POOL_SIZE"); v && *v) {
+    auto n = number("DB_POOL_SIZE", v, 1, 200);
+    if (!n) return std::unexpected(n.error());
+    c.pool_size = static_cast<int>(*n);
+  }
+  c.jwt_secret = get("JWT_SECRET");
+  const std::string alg = get("JWT_ALGORITHM");
+  if (!alg.empty() && alg != "HS256") {
+    return fail(Errc::kInvalidInput, "JWT_ALGORITHM must be HS256 (got " + alg + "); no other algorithm is accepted");
+  }
+  if (const char* v = env("JWT_EXPIRATION_HOURS"); v && *v) {
+    auto n = number("JWT_EXPIRATION_HOURS", v, 1, 24 * 30);
+    if (!n) return std::unexpected(n.error());
+    c.access_lifetime = std::chrono::hours(*n);
+  }
+  if (const char* v = env("JWT_REFRESH_EXPIRATION_DAYS"); v && *v) {
+    auto n = number("JWT_REFRESH_EXPIRATION_DAYS", v, 1, 3650);
+    if (!n) return std::unexpected(n.error());
+    c.refresh_lifetime = std::chrono::hours(24 * *n);
+  }
+  c.backend_url = get("BACKEND_URL");
+  return c;
+}
+
+Result<void> checkSecrets(const ServerConfig& c) {
+  if (c.jwt_secret.size() < 32) {
+    return fail(Errc::kInvalidInput,
+                "JWT_SECRET must be at least 32 bytes (256 bits); generate one with `openssl rand -base64 48`");
+  }
+  if (c.jwt_secret == kSampleJwtSecret) {
+    return fail(Errc::kInvalidInput, "JWT_SECRET is the migration report's sample value; generate a new one");
+  }
+  return {};
+}
+
+Result<void> parseListen(const std::string& text, ServerConfig& c) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return fail(Errc::kInvalidInput, "--listen wants HOST:PORT");
+  auto port = number("--listen port", text.c_str() + colon + 1, 0, 65535);
+  if (!port) return std::unexpected(port.error());
+  c.listen_host = text.substr(0, colon);
+  if (c.listen_host.size() > 2 && c.listen_host.front() == '[' && c.listen_host.back() == ']') {
+    c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+  }
+  c.listen_port = static_cast<unsigned short>(*port);
+  return {};
+}
+
+}  // namespace wm::server::http

@@ -1,0 +1,265 @@
+#include "record_mapping.h"
+
+#include <array>
+#include <map>
+#include <optional>
+#include <regex>
+
+namespace wm::server::http {
+namespace {
+
+using nlohmann::json;
+
+constexpr long long kMinMs = 946684800000LL;           // 2000-01-01: older is a broken clock
+constexpr long long kFutureSkewMs = 24LL * 3600 * 1000;  // a device clock a day fast is still accepted
+constexpr long long kMaxSpanMs = 31LL * 24 * 3600 * 1000;
+constexpr size_t kMaxDataBytes = 16 * 1024;
+
+// The ledger first; the kind's row only when the ledger took this revision (so a resend changes nothing).
+std::string upsert(const char* table, const char* cols, const char* exprs, const char* on_conflict) {
+  return std::string(
+             "with r as (insert into agent.record_revisions (record_id, company_id, user_id, kind, revision, device_id) "
+             "values ($1::uuid, $2::uuid, $3::uuid, $4, $5::bigint, $6::uuid) "
+             "on conflict (record_id) do update set revision = excluded.revision, device_id = excluded.device_id, "
+             "received_at = now() where record_revisions.revision < excluded.revision "
+             "and record_revisions.kind = excluded.kind and record_revisions.user_id = excluded.user_id "
+             "returning 1), k as (insert into public.") +
+         table + " (id, company_id, user_id, " + cols + ") select $1::uuid, $2::uuid, $3::uuid, " + exprs +
+         " where exists (select 1 from r) " + on_conflict +
+         " returning 1) select (select count(*) from r), (select count(*) from k)";
+}
+
+#define WM_TS(n) "'epoch'::timestamptz + $" #n "::bigint * interval '1 millisecond'"
+#define WM_TS_OPT(n) "case when $" #n "::bigint is null then null else " WM_TS(n) " end"
+
+const std::string kTimeEntry = upsert(
+    "time_entries", "project_id, task_id, started_at, ended_at, duration_ms, source, note",
+    "(select p.id from public.projects p where p.id = $7::uuid and p.company_id = $2::uuid), "
+    "(select t.id from public.tasks t where t.id = $8::uuid and t.company_id = $2::uuid), " WM_TS(9) ", " WM_TS_OPT(
+        10) ", $11::bigint, $12, $13",
+    "on conflict (id) do update set project_id = excluded.project_id, task_id = excluded.task_id, "
+    "started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, "
+    "source = excluded.source, note = excluded.note, updated_at = now()");
+const std::string kIdle = upsert(
+    "idle_periods", "time_entry_id, started_at, ended_at, duration_ms, decision, decided_at",
+    "(select t.id from public.time_entries t where t.id = $7::uuid and t.user_id = $3::uuid), " WM_TS(8) ", " WM_TS_OPT(
+        9) ", $10::bigint, $11, case when $11 = 'pending' then null else now() end",
+    "on conflict (id) do update set time_entry_id = coalesce(excluded.time_entry_id, idle_periods.time_entry_id), "
+    "started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, "
+    "decision = excluded.decision, decided_at = coalesce(idle_periods.decided_at, excluded.decided_at), "
+    "updated_at = now()");
+const std::string kBreak = upsert(
+    "breaks", "started_at, ended_at, duration_ms, break_type, note",
+    WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11",
+    "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
+    "duration_ms = excluded.duration_ms, break_type = excluded.break_type, note = excluded.note, updated_at = now()");
+const std::string kApp = upsert(
+    "app_usage", "started_at, ended_at, duration_ms, app_name, exe_path, window_title, details",
+    WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11, $12, $13::jsonb",
+    "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
+    "duration_ms = excluded.duration_ms, app_name = excluded.app_name, exe_path = excluded.exe_path, "
+    "window_title = excluded.window_title, details = excluded.details");
+const std::string kWeb = upsert(
+    "website_usage", "started_at, ended_at, duration_ms, domain, url, title, browser, details",
+    WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11, $12, $13, $14::jsonb",
+    "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
+    "duration_ms = excluded.duration_ms, domain = excluded.domain, url = excluded.url, title = excluded.title, "
+    "browser = excluded.browser, details = excluded.details");
+const std::string kActivity = upsert(
+    "activity_logs", "started_at, ended_at, keystrokes, mouse_events, active_ms",
+    WM_TS(7) ", " WM_TS(8) ", $9::integer, $10::integer, $11::bigint",
+    "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
+    "keystrokes = excluded.keystrokes, mouse_events = excluded.mouse_events, active_ms = excluded.active_ms");
+const std::string kScreenshot = upsert(
+    "screenshots", "taken_at, storage_key, width, height, blurred, time_entry_id",
+    WM_TS(7) ", $8, $9::integer, $10::integer, $11::boolean, "
+             "(select t.id from public.time_entries t where t.id = $12::uuid and t.user_id = $3::uuid)",
+    // The image's key is the server's (set by the upload); metadata revisions never overwrite it.
+    "on conflict (id) do update set taken_at = excluded.taken_at, width = excluded.width, height = excluded.height, "
+    "blurred = excluded.blurred, time_entry_id = coalesce(excluded.time_entry_id, screenshots.time_entry_id)");
+const std::string kUsb = upsert("usb_events",
+                                "occurred_at, action, vendor_id, product_id, serial, device_name, is_storage",
+                                WM_TS(7) ", $8, $9, $10, $11, $12, $13::boolean", "on conflict (id) do nothing");
+const std::string kConsent = upsert(
+    "consent_audit_log", "created_at, consent_type, action, policy_version, source, agreement_id",
+    WM_TS(7) ", $8, $9, $10, $11, "
+             "(select w.id from public.work_agreements w where w.id = $12::uuid and w.company_id = $2::uuid)",
+    "on conflict (id) do nothing");
+const std::string kIncident = upsert("dlp_incidents", "detected_at, kind, severity, resource, action_taken, details",
+                                     WM_TS(7) ", $8, $9, $10, $11, $12::jsonb", "on conflict (id) do nothing");
+
+// --- field readers: absent → fallback; present with the wrong type or too long → a rejection reason ---
+struct Reader {
+  const json& data;
+  std::string error;
+
+  std::optional<std::string> str(const char* key, size_t max, std::optional<std::string> fallback = std::nullopt) {
+    auto it = data.find(key);
+    if (it == data.end() || it->is_null()) return fallback;
+    if (!it->is_string()) {
+      fail(std::string(key) + " must be a string");
+      return fallback;
+    }
+    const auto& s = it->get_ref<const std::string&>();
+    if (s.size() > max) {
+      fail(std::string(key) + " is longer than " + std::to_string(max) + " bytes");
+      return fallback;
+    }
+    return s;
+  }
+  std::optional<std::string> uuid(const char* key) {
+    auto s = str(key, 64);
+    if (!s || s->empty()) return std::nullopt;
+    static const std::regex kUuid("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+    if (!std::regex_match(*s, kUuid)) {
+      fail(std::string(key) + " must be a UUID");
+      return std::nullopt;
+    }
+    return s;
+  }
+  std::string oneOf(const char* key, std::initializer_list<const char*> allowed, const char* fallback) {
+    auto s = str(key, 64);
+    if (!s) return fallback;
+    for (const char* a : allowed) {
+      if (*s == a) return *s;
+    }
+    fail(std::string(key) + " has an unknown value");
+    return fallback;
+  }
+  long long integer(const char* key, long long min, long long max, long long fallback) {
+    auto it = data.find(key);
+    if (it == data.end() || it->is_null()) return fallback;
+    if (!it->is_number_integer() || it->get<long long>() < min || it->get<long long>() > max) {
+      fail(std::string(key) + " must be an integer in " + std::to_string(min) + ".." + std::to_string(max));
+      return fallback;
+    }
+    return it->get<long long>();
+  }
+  std::string boolean(const char* key, bool fallback) {
+    auto it = data.find(key);
+    if (it == data.end() || it->is_null()) return fallback ? "true" : "false";
+    if (!it->is_boolean()) fail(std::string(key) + " must be true or false");
+    return it->is_boolean() && it->get<bool>() ? "true" : "false";
+  }
+  /// The data object without the keys that have their own columns.
+  std::string details(std::initializer_list<const char*> columns) {
+    json rest = data;
+    for (const char* c : columns) rest.erase(c);
+    return rest.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  void fail(std::string message) {
+    if (error.empty()) error = "data." + std::move(message);
+  }
+};
+
+db::Param opt(const std::optional<long long>& v) { return v ? db::Param(std::to_string(*v)) : db::Param(); }
+
+}  // namespace
+
+Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
+  if (r.start_ms < kMinMs) return fail(Errc::kInvalidInput, "start_ms is before 2000-01-01");
+  if (r.start_ms > now_ms + kFutureSkewMs) return fail(Errc::kInvalidInput, "start_ms is in the future");
+  if (r.end_ms && *r.end_ms > now_ms + kFutureSkewMs) return fail(Errc::kInvalidInput, "end_ms is in the future");
+  if (r.end_ms && *r.end_ms - r.start_ms > kMaxSpanMs) return fail(Errc::kInvalidInput, "span longer than 31 days");
+  if (r.duration_ms > kMaxSpanMs) return fail(Errc::kInvalidInput, "duration_ms longer than 31 days");
+  if (r.revision > (1LL << 53)) return fail(Errc::kInvalidInput, "revision out of range");
+  if (r.data.dump().size() > kMaxDataBytes) return fail(Errc::kInvalidInput, "data larger than 16 KiB");
+
+  MappedRecord m;
+  m.params = {r.id, std::nullopt, std::nullopt, std::string(api::kindName(r.kind)), std::to_string(r.revision),
+              std::nullopt};
+  Reader d{r.data, {}};
+  auto& p = m.params;
+  const std::string start = std::to_string(r.start_ms);
+  const db::Param end = opt(r.end_ms);
+  const std::string dur = std::to_string(r.duration_ms);
+  switch (r.kind) {
+    case api::RecordKind::kTimeEntry: {
+      m.statement = "wm_up_time_entry", m.sql = &kTimeEntry;
+      auto source = d.str("source", 64, "agent");
+      // The agent's sources (after_idle, after_break, ...) are all "agent" in the table's vocabulary.
+      const char* kSources[] = {"agent", "manual", "timer", "import"};
+      std::string src = "agent";
+      for (const char* s : kSources) {
+        if (source && *source == s) src = s;
+      }
+      p.insert(p.end(), {d.uuid("project_id"), d.uuid("task_id"), start, end, dur, src, d.str("note", 4096)});
+      break;
+    }
+    case api::RecordKind::kIdlePeriod: {
+      m.statement = "wm_up_idle", m.sql = &kIdle;
+      // The agent's decisions → the table's (migrations/README.md).
+      static const std::map<std::string, std::string> kDecisions{
+          {"pending", "pending"}, {"keep", "kept"},      {"kept", "kept"},   {"discard", "discarded"},
+          {"discarded", "discarded"}, {"discard_continue", "discarded"}, {"break", "break"}};
+      const std::string given = d.str("decision", 64, "pending").value_or("pending");
+      auto it = kDecisions.find(given);
+      if (it == kDecisions.end()) d.fail("decision has an unknown value");
+      p.insert(p.end(), {d.uuid("entry_id"), start, end, dur, it == kDecisions.end() ? "pending" : it->second});
+      break;
+    }
+    case api::RecordKind::kBreak:
+      m.statement = "wm_up_break", m.sql = &kBreak;
+      p.insert(p.end(), {start, end, dur, d.oneOf("break_type", {"rest", "meal", "other"}, "rest"),
+                         d.str("note", 4096, d.str("reason", 64))});
+      break;
+    case api::RecordKind::kAppUsage:
+      m.statement = "wm_up_app", m.sql = &kApp;
+      p.insert(p.end(), {start, end, dur, d.str("app", 512, "").value_or(""), d.str("exe_path", 4096),
+                         d.str("title", 4096), d.details({"app", "exe_path", "title"})});
+      break;
+    case api::RecordKind::kWebsiteUsage: {
+      m.statement = "wm_up_web", m.sql = &kWeb;
+      auto domain = d.str("domain", 253);
+      if (!domain || domain->empty()) d.fail("domain is required");
+      p.insert(p.end(), {start, end, dur, domain.value_or(""), d.str("url", 8192), d.str("title", 4096),
+                         d.str("browser", 64), d.details({"domain", "url", "title", "browser"})});
+      break;
+    }
+    case api::RecordKind::kActivity:
+      m.statement = "wm_up_activity", m.sql = &kActivity;
+      if (!r.end_ms) return fail(Errc::kInvalidInput, "an activity record must be closed (end_ms)");
+      p.insert(p.end(), {start, end, std::to_string(d.integer("keystrokes", 0, 1 << 30, 0)),
+                         std::to_string(d.integer("mouse_events", 0, 1 << 30, 0)),
+                         std::to_string(d.integer("active_ms", 0, kMaxSpanMs, r.duration_ms))});
+      break;
+    case api::RecordKind::kScreenshot:
+      m.statement = "wm_up_screenshot", m.sql = &kScreenshot;
+      p.insert(p.end(), {start, "pending/" + r.id, opt(d.integer("width", 1, 100000, -1)),
+                         opt(d.integer("height", 1, 100000, -1)), d.boolean("blurred", false),
+                         d.uuid("time_entry_id")});
+      if (p[8] == db::Param("-1")) p[8] = std::nullopt;
+      if (p[9] == db::Param("-1")) p[9] = std::nullopt;
+      break;
+    case api::RecordKind::kUsbEvent:
+      m.statement = "wm_up_usb", m.sql = &kUsb;
+      p.insert(p.end(), {start, d.oneOf("action", {"connected", "disconnected", "blocked"}, "connected"),
+                         d.str("vendor_id", 64), d.str("product_id", 64), d.str("serial", 256),
+                         d.str("device_name", 512), d.boolean("is_storage", false)});
+      break;
+    case api::RecordKind::kConsentEvent:
+      m.statement = "wm_up_consent", m.sql = &kConsent;
+      p.insert(p.end(), {start,
+                         d.oneOf("consent_type",
+                                 {"auto_tracking", "screenshots", "screen_recording", "activity", "app_usage",
+                                  "website_usage", "gps", "usb"},
+                                 "auto_tracking"),
+                         d.oneOf("action", {"granted", "revoked"}, "granted"), d.str("policy_version", 64, "1"),
+                         d.oneOf("source", {"agent", "web", "admin_import"}, "agent"), d.uuid("agreement_id")});
+      break;
+    case api::RecordKind::kIncident:
+      m.statement = "wm_up_incident", m.sql = &kIncident;
+      p.insert(p.end(),
+               {start,
+                d.oneOf("kind", {"usb_copy", "upload", "clipboard", "print", "blocked_app", "blocked_site", "other"},
+                        "other"),
+                d.oneOf("severity", {"low", "medium", "high", "critical"}, "medium"), d.str("resource", 4096),
+                d.oneOf("action_taken", {"logged", "warned", "blocked"}, "logged"),
+                d.details({"kind", "severity", "resource", "action_taken"})});
+      break;
+  }
+  if (!d.error.empty()) return fail(Errc::kInvalidInput, d.error);
+  return m;
+}
+
+}  // namespace wm::server::http

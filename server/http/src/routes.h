@@ -1,0 +1,25 @@
+// Helpers shared by the route files (not part of the library's interface).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "workmonitor/server/http/service.h"
+
+namespace wm::server::http {
+
+bool isUuidText(std::string_view s);
+/// A string field of a JSON body: nullptr when absent, not a string, or longer than `max`.
+const std::string* stringField(const nlohmann::json& j, const char* name, size_t max);
+/// The columns id, email, full_name, role, company_id, employment_type (in that order, from `col`) as `user`.
+nlohmann::json userJson(const db::QueryResult& r, int row, int col = 0);
+/// The claims a request acting as `user` sets (same shape as an access token's).
+TxClaims userClaims(const nlohmann::json& user);
+/// Ends the request's transaction.
+Result<void> commit(PooledConnection& c);
+/// Columns of public.users in the order userJson reads them.
+inline constexpr const char* kUserColumns = "u.id, u.email, u.full_name, u.role, u.company_id, u.employment_type";
+
+}  // namespace wm::server::http
