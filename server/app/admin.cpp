@@ -23,7 +23,8 @@ int failWith(const Error& e) {
 }  // namespace
 
 int adminCreateCompany(const std::string& dbinfo, const std::string& name) {
-  if (name.empty() || name.size() > 200) return failWith({Errc::kInvalidInput, "the company name must be 1..200 chars"});
+  if (name.empty() || name.size() > 200)
+    return failWith({Errc::kInvalidInput, "the company name must be 1..200 chars"});
   auto conn = Connection::open(dbinfo);
   if (!conn) return failWith(conn.error());
   auto r = conn->query("insert into public.companies (name) values ($1) returning id", {name});
@@ -78,8 +79,9 @@ int adminEnrollmentToken(const std::string& dbinfo, const std::string& company, 
       {company, user});
   if (!admin) return failWith(admin.error());
   if (admin->rows() != 1) {
-    return failWith({Errc::kNotFound, "the company needs an active admin (admin create-user --role admin), and the "
-                                      "user must belong to the company"});
+    return failWith({Errc::kNotFound,
+                     "the company needs an active admin (admin create-user --role admin), and the "
+                     "user must belong to the company"});
   }
   const std::string admin_id(admin->value(0, 0));
   auto token = http::makeEnrolmentToken(admin_id, user);

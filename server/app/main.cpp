@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
   int threads = 4;
   serve->add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:8001; port 0 picks one)");
   serve->add_option("--screenshot-dir", shots, "Directory of the content-addressed screenshot store");
-  serve->add_option("--migrations-dir", dir, "Migration files, for /readyz (default: $WM_MIGRATIONS_DIR or ./migrations)");
+  serve->add_option("--migrations-dir", dir,
+                    "Migration files, for /readyz (default: $WM_MIGRATIONS_DIR or ./migrations)");
   serve->add_option("--threads", threads, "I/O and request threads (default 4)")->check(CLI::Range(1, 64));
 
   auto* admin = app.add_subcommand("admin", "Bootstrap a self-hosted install (run as the database owner)");

@@ -73,19 +73,20 @@ Reply Service::profile(const HttpRequest& req) {
   auto caller = authenticate(req);
   if (!caller) return std::unexpected(caller.error());
   std::optional<std::string> device;
-  if (auto h = req.find("X-Device-Id"); h != req.end() && isUuidText(std::string_view(h->value().data(), h->value().size()))) {
+  if (auto h = req.find("X-Device-Id");
+      h != req.end() && isUuidText(std::string_view(h->value().data(), h->value().size()))) {
     device = std::string(h->value());
   }
   auto lease = beginWithClaims(TxClaims{caller->claims.sub, caller->claims_json});
   if (!lease) return std::unexpected(dbError(lease.error(), "profile"));
   // The device's own profile when it has one, else the company's default.
-  auto p = (*lease)->run(
-      "wm_profile",
-      "select p.id, p.version, p.body::text from agent.config_profiles p where p.company_id = $1::uuid "
-      "and (p.is_default or p.id = (select d.profile_id from agent.devices d where d.id = $2::uuid "
-      "and d.user_id = $3::uuid)) order by (p.id = (select d.profile_id from agent.devices d "
-      "where d.id = $2::uuid and d.user_id = $3::uuid)) desc nulls last limit 1",
-      {caller->claims.company_id, device, caller->claims.sub});
+  auto p =
+      (*lease)->run("wm_profile",
+                    "select p.id, p.version, p.body::text from agent.config_profiles p where p.company_id = $1::uuid "
+                    "and (p.is_default or p.id = (select d.profile_id from agent.devices d where d.id = $2::uuid "
+                    "and d.user_id = $3::uuid)) order by (p.id = (select d.profile_id from agent.devices d "
+                    "where d.id = $2::uuid and d.user_id = $3::uuid)) desc nulls last limit 1",
+                    {caller->claims.company_id, device, caller->claims.sub});
   if (!p) return std::unexpected(dbError(p.error(), "profile"));
   if (auto cm = commit(**lease); !cm) return std::unexpected(dbError(cm.error(), "profile"));
   nlohmann::json out{{"profile_id", nullptr}, {"version", 0}, {"settings", nlohmann::json::object()}};
@@ -152,9 +153,9 @@ Reply Service::screenshot(const HttpRequest& req, const std::string& id) {
   }
   auto lease = beginWithClaims(TxClaims{caller->claims.sub, caller->claims_json});
   if (!lease) return std::unexpected(dbError(lease.error(), "screenshot"));
-  auto m = (*lease)->run("wm_shot_exists",
-                         "select 1 from public.screenshots where id = $1::uuid and user_id = $2::uuid",
-                         {id, caller->claims.sub});
+  auto m =
+      (*lease)->run("wm_shot_exists", "select 1 from public.screenshots where id = $1::uuid and user_id = $2::uuid",
+                    {id, caller->claims.sub});
   if (!m) return std::unexpected(dbError(m.error(), "screenshot"));
   if (m->rows() != 1) return apiFail(409, "metadata_missing", "upload the screenshot's metadata record first");
   // Content-addressed: the same image twice is one file; write to a temp name, then rename (atomic).
@@ -188,18 +189,25 @@ Reply Service::ready() {
   auto lease = beginWithClaims(TxClaims{"", ""});
   if (!lease) return apiFail(503, "not_ready", "the database is unavailable", 5);
   // The runtime role reads the migration ledger only if the deployment granted it (see the report's gaps).
-  auto r = (*lease)->run("wm_ready",
-                         "select case when has_table_privilege('meta.schema_migrations', 'select') "
-                         "then (select coalesce(max(version), '') from meta.schema_migrations) end",
-                         {});
-  if (!r) return apiFail(503, "not_ready", "the database is unavailable", 5);
+  // Two statements: a query naming the table fails its permission check even in an unexecuted branch.
+  auto can = (*lease)->run("wm_ready_priv",
+                           "select coalesce(has_schema_privilege('meta', 'usage') and "
+                           "has_table_privilege('meta.schema_migrations', 'select'), false)",
+                           {});
+  if (!can) return apiFail(503, "not_ready", "the database is unavailable", 5);
+  std::optional<db::QueryResult> r;
+  if (can->value(0, 0) == "t") {
+    auto v = (*lease)->run("wm_ready_version", "select coalesce(max(version), '') from meta.schema_migrations", {});
+    if (!v) return apiFail(503, "not_ready", "the database is unavailable", 5);
+    r = std::move(*v);
+  }
   (void)commit(**lease);
   nlohmann::json out{{"database", "ok"}};
-  if (!r->isNull(0, 0)) {
+  if (r) {
     const std::string latest = latestMigrationVersion(config_.migrations_dir);
     if (!latest.empty() && std::string(r->value(0, 0)) != latest) {
-      return apiFail(503, "not_ready", "migrations pending: database at " + std::string(r->value(0, 0)) +
-                                           ", files at " + latest, 5);
+      return apiFail(503, "not_ready",
+                     "migrations pending: database at " + std::string(r->value(0, 0)) + ", files at " + latest, 5);
     }
     out["migrations"] = "current";
   } else {

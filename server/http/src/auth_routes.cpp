@@ -40,12 +40,10 @@ const std::string* stringField(const nlohmann::json& j, const char* name, size_t
 }
 
 nlohmann::json userJson(const db::QueryResult& r, int row, int col) {
-  return nlohmann::json{{"user_id", std::string(r.value(row, col))},
-                        {"email", std::string(r.value(row, col + 1))},
-                        {"full_name", std::string(r.value(row, col + 2))},
-                        {"role", std::string(r.value(row, col + 3))},
-                        {"company_id", std::string(r.value(row, col + 4))},
-                        {"employment_type", std::string(r.value(row, col + 5))}};
+  return nlohmann::json{
+      {"user_id", std::string(r.value(row, col))},        {"email", std::string(r.value(row, col + 1))},
+      {"full_name", std::string(r.value(row, col + 2))},  {"role", std::string(r.value(row, col + 3))},
+      {"company_id", std::string(r.value(row, col + 4))}, {"employment_type", std::string(r.value(row, col + 5))}};
 }
 
 TxClaims userClaims(const nlohmann::json& user) {

@@ -36,8 +36,11 @@ Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>
   };
   c.database = get("DATABASE_URL");
   if (c.database.empty()) {
-    const std::pair<const char*, const char*> parts[] = {
-        {"DB_HOST", "host"}, {"DB_PORT", "port"}, {"DB_NAME", "dbname"}, {"DB_USER", "user"}, {"DB_PASSWORD", "password"}};
+    const std::pair<const char*, const char*> parts[] = {{"DB_HOST", "host"},
+                                                         {"DB_PORT", "port"},
+                                                         {"DB_NAME", "dbname"},
+                                                         {"DB_USER", "user"},
+                                                         {"DB_PASSWORD", "password"}};
     for (const auto& [var, key] : parts) {
       const std::string v = get(var);
       if (!v.empty()) c.database += std::string(c.database.empty() ? "" : " ") + key + "=" + conninfoQuoted(v);

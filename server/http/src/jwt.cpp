@@ -90,8 +90,7 @@ std::expected<AccessClaims, JwtFailure> JwtCodec::verify(std::string_view token,
   const std::string* role = stringClaim(j, "role");
   const std::string* company = stringClaim(j, "company_id");
   const std::string* employment = stringClaim(j, "employment_type");
-  if (!sub || !email || !role || !company || !employment || !intClaim(j, "iat", c.iat) ||
-      !intClaim(j, "exp", c.exp)) {
+  if (!sub || !email || !role || !company || !employment || !intClaim(j, "iat", c.iat) || !intClaim(j, "exp", c.exp)) {
     return bad(JwtError::kWrongClaims, "claims missing");
   }
   c.sub = *sub;

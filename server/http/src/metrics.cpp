@@ -23,8 +23,9 @@ std::string Metrics::render(int pool_in_use, int pool_size) const {
   for (const auto& [k, v] : requests_) {
     out += fmt::format("wm_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", k.first, k.second, v);
   }
-  out += "# HELP wm_http_request_duration_seconds Request latency.\n"
-         "# TYPE wm_http_request_duration_seconds histogram\n";
+  out +=
+      "# HELP wm_http_request_duration_seconds Request latency.\n"
+      "# TYPE wm_http_request_duration_seconds histogram\n";
   for (const auto& [route, h] : latency_) {
     for (size_t i = 0; i < kBuckets.size(); ++i) {
       out += fmt::format("wm_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n", route, kBuckets[i],

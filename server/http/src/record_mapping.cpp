@@ -10,7 +10,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr long long kMinMs = 946684800000LL;           // 2000-01-01: older is a broken clock
+constexpr long long kMinMs = 946684800000LL;             // 2000-01-01: older is a broken clock
 constexpr long long kFutureSkewMs = 24LL * 3600 * 1000;  // a device clock a day fast is still accepted
 constexpr long long kMaxSpanMs = 31LL * 24 * 3600 * 1000;
 constexpr size_t kMaxDataBytes = 16 * 1024;
@@ -18,7 +18,8 @@ constexpr size_t kMaxDataBytes = 16 * 1024;
 // The ledger first; the kind's row only when the ledger took this revision (so a resend changes nothing).
 std::string upsert(const char* table, const char* cols, const char* exprs, const char* on_conflict) {
   return std::string(
-             "with r as (insert into agent.record_revisions (record_id, company_id, user_id, kind, revision, device_id) "
+             "with r as (insert into agent.record_revisions (record_id, company_id, user_id, kind, revision, "
+             "device_id) "
              "values ($1::uuid, $2::uuid, $3::uuid, $4, $5::bigint, $6::uuid) "
              "on conflict (record_id) do update set revision = excluded.revision, device_id = excluded.device_id, "
              "received_at = now() where record_revisions.revision < excluded.revision "
@@ -32,14 +33,14 @@ std::string upsert(const char* table, const char* cols, const char* exprs, const
 #define WM_TS(n) "'epoch'::timestamptz + $" #n "::bigint * interval '1 millisecond'"
 #define WM_TS_OPT(n) "case when $" #n "::bigint is null then null else " WM_TS(n) " end"
 
-const std::string kTimeEntry = upsert(
-    "time_entries", "project_id, task_id, started_at, ended_at, duration_ms, source, note",
-    "(select p.id from public.projects p where p.id = $7::uuid and p.company_id = $2::uuid), "
-    "(select t.id from public.tasks t where t.id = $8::uuid and t.company_id = $2::uuid), " WM_TS(9) ", " WM_TS_OPT(
-        10) ", $11::bigint, $12, $13",
-    "on conflict (id) do update set project_id = excluded.project_id, task_id = excluded.task_id, "
-    "started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, "
-    "source = excluded.source, note = excluded.note, updated_at = now()");
+const std::string kTimeEntry =
+    upsert("time_entries", "project_id, task_id, started_at, ended_at, duration_ms, source, note",
+           "(select p.id from public.projects p where p.id = $7::uuid and p.company_id = $2::uuid), "
+           "(select t.id from public.tasks t where t.id = $8::uuid and t.company_id = $2::uuid), " WM_TS(
+               9) ", " WM_TS_OPT(10) ", $11::bigint, $12, $13",
+           "on conflict (id) do update set project_id = excluded.project_id, task_id = excluded.task_id, "
+           "started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, "
+           "source = excluded.source, note = excluded.note, updated_at = now()");
 const std::string kIdle = upsert(
     "idle_periods", "time_entry_id, started_at, ended_at, duration_ms, decision, decided_at",
     "(select t.id from public.time_entries t where t.id = $7::uuid and t.user_id = $3::uuid), " WM_TS(8) ", " WM_TS_OPT(
@@ -53,23 +54,23 @@ const std::string kBreak = upsert(
     WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11",
     "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
     "duration_ms = excluded.duration_ms, break_type = excluded.break_type, note = excluded.note, updated_at = now()");
-const std::string kApp = upsert(
-    "app_usage", "started_at, ended_at, duration_ms, app_name, exe_path, window_title, details",
-    WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11, $12, $13::jsonb",
-    "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
-    "duration_ms = excluded.duration_ms, app_name = excluded.app_name, exe_path = excluded.exe_path, "
-    "window_title = excluded.window_title, details = excluded.details");
-const std::string kWeb = upsert(
-    "website_usage", "started_at, ended_at, duration_ms, domain, url, title, browser, details",
-    WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11, $12, $13, $14::jsonb",
-    "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
-    "duration_ms = excluded.duration_ms, domain = excluded.domain, url = excluded.url, title = excluded.title, "
-    "browser = excluded.browser, details = excluded.details");
-const std::string kActivity = upsert(
-    "activity_logs", "started_at, ended_at, keystrokes, mouse_events, active_ms",
-    WM_TS(7) ", " WM_TS(8) ", $9::integer, $10::integer, $11::bigint",
-    "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
-    "keystrokes = excluded.keystrokes, mouse_events = excluded.mouse_events, active_ms = excluded.active_ms");
+const std::string kApp =
+    upsert("app_usage", "started_at, ended_at, duration_ms, app_name, exe_path, window_title, details",
+           WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11, $12, $13::jsonb",
+           "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
+           "duration_ms = excluded.duration_ms, app_name = excluded.app_name, exe_path = excluded.exe_path, "
+           "window_title = excluded.window_title, details = excluded.details");
+const std::string kWeb =
+    upsert("website_usage", "started_at, ended_at, duration_ms, domain, url, title, browser, details",
+           WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11, $12, $13, $14::jsonb",
+           "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
+           "duration_ms = excluded.duration_ms, domain = excluded.domain, url = excluded.url, title = excluded.title, "
+           "browser = excluded.browser, details = excluded.details");
+const std::string kActivity =
+    upsert("activity_logs", "started_at, ended_at, keystrokes, mouse_events, active_ms",
+           WM_TS(7) ", " WM_TS(8) ", $9::integer, $10::integer, $11::bigint",
+           "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
+           "keystrokes = excluded.keystrokes, mouse_events = excluded.mouse_events, active_ms = excluded.active_ms");
 const std::string kScreenshot = upsert(
     "screenshots", "taken_at, storage_key, width, height, blurred, time_entry_id",
     WM_TS(7) ", $8, $9::integer, $10::integer, $11::boolean, "
@@ -77,9 +78,9 @@ const std::string kScreenshot = upsert(
     // The image's key is the server's (set by the upload); metadata revisions never overwrite it.
     "on conflict (id) do update set taken_at = excluded.taken_at, width = excluded.width, height = excluded.height, "
     "blurred = excluded.blurred, time_entry_id = coalesce(excluded.time_entry_id, screenshots.time_entry_id)");
-const std::string kUsb = upsert("usb_events",
-                                "occurred_at, action, vendor_id, product_id, serial, device_name, is_storage",
-                                WM_TS(7) ", $8, $9, $10, $11, $12, $13::boolean", "on conflict (id) do nothing");
+const std::string kUsb =
+    upsert("usb_events", "occurred_at, action, vendor_id, product_id, serial, device_name, is_storage",
+           WM_TS(7) ", $8, $9, $10, $11, $12, $13::boolean", "on conflict (id) do nothing");
 const std::string kConsent = upsert(
     "consent_audit_log", "created_at, consent_type, action, policy_version, source, agreement_id",
     WM_TS(7) ", $8, $9, $10, $11, "
@@ -166,7 +167,7 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
   if (r.data.dump().size() > kMaxDataBytes) return fail(Errc::kInvalidInput, "data larger than 16 KiB");
 
   MappedRecord m;
-  m.params = {r.id, std::nullopt, std::nullopt, std::string(api::kindName(r.kind)), std::to_string(r.revision),
+  m.params = {r.id,        std::nullopt, std::nullopt, std::string(api::kindName(r.kind)), std::to_string(r.revision),
               std::nullopt};
   Reader d{r.data, {}};
   auto& p = m.params;
@@ -190,8 +191,9 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
       m.statement = "wm_up_idle", m.sql = &kIdle;
       // The agent's decisions → the table's (migrations/README.md).
       static const std::map<std::string, std::string> kDecisions{
-          {"pending", "pending"}, {"keep", "kept"},      {"kept", "kept"},   {"discard", "discarded"},
-          {"discarded", "discarded"}, {"discard_continue", "discarded"}, {"break", "break"}};
+          {"pending", "pending"},   {"keep", "kept"},           {"kept", "kept"},
+          {"discard", "discarded"}, {"discarded", "discarded"}, {"discard_continue", "discarded"},
+          {"break", "break"}};
       const std::string given = d.str("decision", 64, "pending").value_or("pending");
       auto it = kDecisions.find(given);
       if (it == kDecisions.end()) d.fail("decision has an unknown value");
@@ -225,9 +227,9 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
       break;
     case api::RecordKind::kScreenshot:
       m.statement = "wm_up_screenshot", m.sql = &kScreenshot;
-      p.insert(p.end(), {start, "pending/" + r.id, opt(d.integer("width", 1, 100000, -1)),
-                         opt(d.integer("height", 1, 100000, -1)), d.boolean("blurred", false),
-                         d.uuid("time_entry_id")});
+      p.insert(p.end(),
+               {start, "pending/" + r.id, opt(d.integer("width", 1, 100000, -1)),
+                opt(d.integer("height", 1, 100000, -1)), d.boolean("blurred", false), d.uuid("time_entry_id")});
       if (p[8] == db::Param("-1")) p[8] = std::nullopt;
       if (p[9] == db::Param("-1")) p[9] = std::nullopt;
       break;

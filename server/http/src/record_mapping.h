@@ -11,8 +11,8 @@
 namespace wm::server::http {
 
 struct MappedRecord {
-  std::string statement;       // prepared-statement name
-  const std::string* sql;      // its text
+  std::string statement;   // prepared-statement name
+  const std::string* sql;  // its text
   std::vector<db::Param> params;
 };
 

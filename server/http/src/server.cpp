@@ -1,11 +1,11 @@
 #include "workmonitor/server/http/server.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include <thread>
 #include <vector>
@@ -31,9 +31,7 @@ class Session : public std::enable_shared_from_this<Session> {
     peer_ = ec ? "unknown" : ep.address().to_string();
   }
 
-  void run() {
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::read, shared_from_this()));
-  }
+  void run() { asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::read, shared_from_this())); }
 
  private:
   void read() {
@@ -148,8 +146,9 @@ Result<void> checkDatabaseRole(const std::string& conninfo) {
     return fail(Errc::kInvalidInput, "refusing to serve as " + role + ": it has BYPASSRLS; use workmonitor_app");
   }
   if (r->asInt(0, 2) > 0) {
-    return fail(Errc::kInvalidInput, "refusing to serve as " + role +
-                                         ": it owns tables (RLS is not forced on owners everywhere); use workmonitor_app");
+    return fail(Errc::kInvalidInput,
+                "refusing to serve as " + role +
+                    ": it owns tables (RLS is not forced on owners everywhere); use workmonitor_app");
   }
   return {};
 }
@@ -172,8 +171,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServerConfig& config
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(ep, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail(Errc::kUnavailable, "cannot listen on " + config.listen_host + ":" +
-                                               std::to_string(config.listen_port) + ": " + ec.message());
+  if (ec)
+    return fail(Errc::kUnavailable, "cannot listen on " + config.listen_host + ":" +
+                                        std::to_string(config.listen_port) + ": " + ec.message());
   impl->port = acceptor.local_endpoint().port();
   impl->listener = std::make_shared<Listener>(impl->ioc, std::move(acceptor), *impl->service);
   impl->listener->accept();

@@ -52,8 +52,7 @@ Service::Service(ServerConfig config)
       address_limiter_(config_.login_attempts_per_address, config_.login_window) {}
 
 long long Service::now() const {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 Result<Lease> Service::beginWithClaims(const TxClaims& claims) {
@@ -136,17 +135,15 @@ std::expected<nlohmann::json, ApiError> Service::issueTokens(PooledConnection& c
   if (!refresh) return apiFail(500, "internal", "internal error");
   auto ins = c.run("wm_insert_refresh",
                    "insert into auth.refresh_tokens (user_id, device_id, family_id, token_hash, expires_at) "
-                   "values ($1::uuid, $2::uuid, coalesce($3::uuid, gen_random_uuid()), $4::bytea, now() + make_interval(secs => $5::bigint)) "
+                   "values ($1::uuid, $2::uuid, coalesce($3::uuid, gen_random_uuid()), $4::bytea, now() + "
+                   "make_interval(secs => $5::bigint)) "
                    "returning id",
                    {claims.sub, device, family.empty() ? db::Param() : db::Param(family), "\\x" + hex(sha256(*refresh)),
                     std::to_string(config_.refresh_lifetime.count())});
   if (!ins) return std::unexpected(dbError(ins.error(), "issue tokens"));
-  return nlohmann::json{{"access_token", jwt_.sign(claims)},
-                        {"token_type", "bearer"},
-                        {"expires_in", config_.access_lifetime.count()},
-                        {"refresh_token", *refresh},
-                        {"user", user},
-                        {"_refresh_id", std::string(ins->value(0, 0))}};
+  return nlohmann::json{
+      {"access_token", jwt_.sign(claims)}, {"token_type", "bearer"}, {"expires_in", config_.access_lifetime.count()},
+      {"refresh_token", *refresh},         {"user", user},           {"_refresh_id", std::string(ins->value(0, 0))}};
 }
 
 HttpResponse Service::handle(const HttpRequest& req, const std::string& peer) {
@@ -175,8 +172,20 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
     if (m != v) return ApiError{405, "method_not_allowed", "method not allowed for this path"};
     return std::nullopt;
   };
-  enum class Id { kHealth, kReady, kMetrics, kSignup, kLogin, kRefresh, kLogout, kMe, kEnroll, kProfile, kProjects,
-                  kBatches };
+  enum class Id {
+    kHealth,
+    kReady,
+    kMetrics,
+    kSignup,
+    kLogin,
+    kRefresh,
+    kLogout,
+    kMe,
+    kEnroll,
+    kProfile,
+    kProjects,
+    kBatches
+  };
   struct Entry {
     const char* path;
     bhttp::verb verb;
@@ -207,7 +216,8 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
         r.prepare_payload();
         return r;
       }
-      case Id::kReady: return ready();
+      case Id::kReady:
+        return ready();
       case Id::kMetrics: {
         HttpResponse r{bhttp::status::ok, 11};
         r.set(bhttp::field::content_type, "text/plain; version=0.0.4");
@@ -215,15 +225,24 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
         r.prepare_payload();
         return r;
       }
-      case Id::kSignup: return signup(req);
-      case Id::kLogin: return login(req, peer);
-      case Id::kRefresh: return refresh(req);
-      case Id::kLogout: return logout(req);
-      case Id::kMe: return me(req);
-      case Id::kEnroll: return enroll(req);
-      case Id::kProfile: return profile(req);
-      case Id::kProjects: return projects(req);
-      case Id::kBatches: return batches(req);
+      case Id::kSignup:
+        return signup(req);
+      case Id::kLogin:
+        return login(req, peer);
+      case Id::kRefresh:
+        return refresh(req);
+      case Id::kLogout:
+        return logout(req);
+      case Id::kMe:
+        return me(req);
+      case Id::kEnroll:
+        return enroll(req);
+      case Id::kProfile:
+        return profile(req);
+      case Id::kProjects:
+        return projects(req);
+      case Id::kBatches:
+        return batches(req);
     }
   }
   constexpr std::string_view kShots = "/api/v1/agent/screenshots/";

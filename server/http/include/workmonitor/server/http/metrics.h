@@ -20,8 +20,7 @@ class Metrics {
   std::string render(int pool_in_use, int pool_size) const;
 
  private:
-  static constexpr std::array<double, 11> kBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                   0.1,   0.25,   0.5,   1.0,  2.5};
+  static constexpr std::array<double, 11> kBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
   struct Histogram {
     std::array<long long, kBuckets.size()> buckets{};
     long long count = 0;

@@ -34,8 +34,7 @@ struct ApiError {
 };
 using Reply = std::expected<HttpResponse, ApiError>;
 
-inline std::unexpected<ApiError> apiFail(unsigned status, std::string code, std::string message,
-                                         int retry_after = 0) {
+inline std::unexpected<ApiError> apiFail(unsigned status, std::string code, std::string message, int retry_after = 0) {
   return std::unexpected(ApiError{status, std::move(code), std::move(message), retry_after});
 }
 
@@ -76,7 +75,8 @@ class Service {
   std::expected<nlohmann::json, ApiError> jsonBody(const HttpRequest& req);
   /// Issues an access token and a new refresh token (stored hashed, in `family`) inside `lease`'s transaction.
   std::expected<nlohmann::json, ApiError> issueTokens(PooledConnection& c, const nlohmann::json& user,
-                                                      const std::string& family, const std::optional<std::string>& device);
+                                                      const std::string& family,
+                                                      const std::optional<std::string>& device);
   const JwtCodec& jwt() const { return jwt_; }
   long long now() const;
 

@@ -1,0 +1,204 @@
+// Batch ingest through the real HTTP server: idempotence, revisions, rejections, limits, RLS isolation.
+#include <gtest/gtest.h>
+
+#include "server_test_env.h"
+#include "workmonitor/server/http/crypto.h"
+#include "workmonitor/server/http/gzip.h"
+
+namespace wm::test {
+namespace {
+
+using nlohmann::json;
+
+class ServerBatchTest : public ServerTest {
+ protected:
+  std::map<std::string, std::string> statuses(const HttpReply& r) {
+    std::map<std::string, std::string> out;
+    const json body = r.json();  // kept alive: a range-for over a temporary's member would dangle
+    for (const auto& x : body["results"]) out[x["id"].get<std::string>()] = x["status"].get<std::string>();
+    return out;
+  }
+  /// Count of rows visible to `user` through the runtime role with their claim set.
+  std::string countAs(const std::string& user, const std::string& sql) {
+    auto conn = connect("workmonitor_app");
+    auto b = conn.exec("begin");
+    EXPECT_TRUE(b);
+    auto s = conn.query("select set_config('request.jwt.claim.sub', $1, true)", {user});
+    EXPECT_TRUE(s);
+    auto r = conn.query(sql);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? std::string(r->value(0, 0)) : "";
+  }
+};
+
+TEST_F(ServerBatchTest, StoredThenDuplicateThenRevisions) {
+  const std::string at = token("alice@a.test");
+  const long long t = nowMs() - 60000;
+  json entry =
+      makeRecord("time_entry", t, t + 1000, {{"project_id", ""}, {"task_id", ""}, {"note", "n"}, {"source", "manual"}});
+  json app = makeRecord("app_usage", t, t + 500, {{"app", "vim"}, {"title", "x"}, {"pid", 42}, {"wm_class", "Vim"}});
+  auto r = postBatch(at, json::array({entry, app}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(statuses(r)[entry["id"].get<std::string>()], "stored");
+  EXPECT_EQ(statuses(r)[app["id"].get<std::string>()], "stored");
+  // The same batch again changes nothing.
+  r = postBatch(at, json::array({entry, app}));
+  EXPECT_EQ(statuses(r)[entry["id"].get<std::string>()], "duplicate");
+  EXPECT_EQ(scalar("select count(*) from public.time_entries"), "1");
+  EXPECT_EQ(scalar("select details->>'wm_class' from public.app_usage"), "Vim");
+  // A higher revision replaces, a lower one is ignored.
+  entry["revision"] = 3;
+  entry["data"]["note"] = "third";
+  EXPECT_EQ(statuses(postBatch(at, json::array({entry})))[entry["id"].get<std::string>()], "stored");
+  entry["revision"] = 2;
+  entry["data"]["note"] = "second";
+  EXPECT_EQ(statuses(postBatch(at, json::array({entry})))[entry["id"].get<std::string>()], "duplicate");
+  EXPECT_EQ(scalar("select note from public.time_entries"), "third");
+  EXPECT_EQ(
+      scalar("select revision from agent.record_revisions where record_id = '" + entry["id"].get<std::string>() + "'"),
+      "3");
+}
+
+TEST_F(ServerBatchTest, EveryKindLandsInItsTable) {
+  const std::string at = token("alice@a.test");
+  const long long t = nowMs() - 60000;
+  json recs = json::array({
+      makeRecord("time_entry", t, t + 1000, {{"source", "after_idle"}}),
+      makeRecord("idle_period", t, t + 1000, {{"decision", "keep"}, {"entry_id", ""}, {"reason", "idle"}}),
+      makeRecord("break", t, t + 1000, {{"reason", "manual"}}),
+      makeRecord("app_usage", t, t + 1000, {{"app", "a"}}),
+      makeRecord("website_usage", t, t + 1000, {{"domain", "example.org"}, {"url", "https://example.org/"}}),
+      makeRecord("activity", t, t + 1000, {{"keystrokes", 5}, {"mouse_events", 7}}),
+      makeRecord("screenshot", t, t, {{"width", 1280}, {"height", 720}}),
+      makeRecord("usb_event", t, t, {{"action", "connected"}, {"vendor_id", "abcd"}}),
+      makeRecord("consent_event", t, t, {{"consent_type", "screenshots"}, {"action", "granted"}}),
+      makeRecord("incident", t, t, {{"kind", "usb_copy"}, {"severity", "high"}}),
+  });
+  auto r = postBatch(at, recs);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json body = r.json();
+  for (const auto& x : body["results"]) EXPECT_EQ(x["status"], "stored") << x.dump();
+  for (const char* table : {"time_entries", "idle_periods", "breaks", "app_usage", "website_usage", "activity_logs",
+                            "screenshots", "usb_events", "consent_audit_log", "dlp_incidents"}) {
+    EXPECT_EQ(scalar(std::string("select count(*) from public.") + table + " where user_id = '" + user_a_ + "'"), "1")
+        << table;
+  }
+  EXPECT_EQ(scalar("select decision from public.idle_periods"), "kept");
+  EXPECT_EQ(scalar("select count(*) from agent.record_revisions where user_id = '" + user_a_ + "'"), "10");
+}
+
+TEST_F(ServerBatchTest, RejectionsComeWithReasons) {
+  const std::string at = token("alice@a.test");
+  const long long t = nowMs() - 60000;
+  json good = makeRecord("app_usage", t, t + 1, {{"app", "ok"}});
+  json backwards = makeRecord("app_usage", t, t + 1, {{"app", "x"}});
+  backwards["end_ms"] = t - 5000;
+  json future = makeRecord("app_usage", t + 10LL * 86400000, t + 10LL * 86400000 + 1, {{"app", "x"}});
+  json badkind = makeRecord("app_usage", t, t + 1, {});
+  badkind["kind"] = "keylogger";
+  json badtype = makeRecord("usb_event", t, t, {{"is_storage", "yes"}});
+  json badvalue = makeRecord("incident", t, t, {{"severity", "apocalyptic"}});
+  json noid = makeRecord("app_usage", t, t + 1, {{"app", "x"}});
+  noid["id"] = "not-a-uuid";
+  auto r = postBatch(at, json::array({good, backwards, future, badkind, badtype, badvalue, noid, 17}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto res = r.json()["results"];
+  ASSERT_EQ(res.size(), 8u);
+  EXPECT_EQ(res[0]["status"], "stored");
+  for (size_t i = 1; i < res.size(); ++i) {
+    EXPECT_EQ(res[i]["status"], "rejected") << res[i].dump();
+    EXPECT_FALSE(res[i].value("reason", "").empty());
+  }
+  EXPECT_EQ(scalar("select count(*) from public.app_usage"), "1");
+}
+
+TEST_F(ServerBatchTest, UserComesFromTheTokenNotThePayload) {
+  const std::string at = token("alice@a.test");
+  const long long t = nowMs() - 60000;
+  json rec = makeRecord("app_usage", t, t + 1, {{"app", "x"}});
+  rec["user_id"] = admin_b_;
+  rec["company_id"] = company_b_;
+  json batch{{"records", json::array({rec})}, {"user_id", admin_b_}, {"company_id", company_b_}};
+  auto h = bearer(at);
+  auto r = call("POST", "/api/v1/agent/batches", batch.dump(), h);  // plain JSON is accepted too
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(scalar("select user_id::text || ' ' || company_id::text from public.app_usage"),
+            user_a_ + " " + company_a_);
+  // Another user sending the same id cannot take the row over.
+  const std::string other = token("admin@b.test");
+  rec["revision"] = 5;
+  auto r2 = postBatch(other, json::array({rec}));
+  ASSERT_EQ(r2.status, 200) << r2.body;
+  EXPECT_NE(r2.json()["results"][0]["status"], "stored");
+  EXPECT_EQ(scalar("select user_id from public.app_usage"), user_a_);
+}
+
+TEST_F(ServerBatchTest, LimitsAndMalformedInput) {
+  const std::string at = token("alice@a.test");
+  auto h = bearer(at);
+  EXPECT_EQ(call("POST", "/api/v1/agent/batches", "{not json", h).status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/agent/batches", "[]", h).status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/agent/batches", "{\"records\": 5}", h).status, 400);
+  auto gz = h;
+  gz["Content-Encoding"] = "gzip";
+  EXPECT_EQ(call("POST", "/api/v1/agent/batches", "definitely not gzip", gz).status, 400);
+  // A gzip bomb: 40 MiB of zeros is ~40 KiB on the wire; inflating stops at the 32 MiB limit.
+  auto bomb = server::http::gzip(std::string(40u << 20, ' '));
+  ASSERT_TRUE(bomb);
+  auto r = call("POST", "/api/v1/agent/batches", *bomb, gz);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.errorCode(), "too_large");
+  // Over the 8 MiB body limit.
+  EXPECT_EQ(call("POST", "/api/v1/agent/batches", std::string(9u << 20, 'x'), h).status, 413);
+  // Over the record limit.
+  json many = json::array();
+  for (int i = 0; i < 1001; ++i) many.push_back(json::object());
+  EXPECT_EQ(postBatch(at, many).status, 413);
+  // No token, wrong method, unknown path.
+  EXPECT_EQ(call("POST", "/api/v1/agent/batches", "{}").status, 401);
+  EXPECT_EQ(call("GET", "/api/v1/agent/batches", "", h).status, 405);
+  EXPECT_EQ(call("GET", "/nope").status, 404);
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  EXPECT_EQ(call("GET", "/readyz").status, 200);
+  auto m = call("GET", "/metrics");
+  EXPECT_NE(m.body.find("wm_http_requests_total"), std::string::npos);
+  EXPECT_NE(m.body.find("wm_db_pool_connections"), std::string::npos);
+}
+
+TEST_F(ServerBatchTest, RowsAreIsolatedByRls) {
+  const long long t = nowMs() - 60000;
+  ASSERT_EQ(postBatch(token("alice@a.test"), json::array({makeRecord("time_entry", t, t + 1000, json::object()),
+                                                          makeRecord("app_usage", t, t + 1000, {{"app", "a"}})}))
+                .status,
+            200);
+  for (const char* table : {"public.time_entries", "public.app_usage", "agent.record_revisions"}) {
+    const std::string q = std::string("select count(*) from ") + table;
+    EXPECT_EQ(countAs(user_a_, q), table == std::string("agent.record_revisions") ? "2" : "1") << table;
+    EXPECT_EQ(countAs(admin_a_, q), table == std::string("agent.record_revisions") ? "2" : "1") << table;
+    EXPECT_EQ(countAs(admin_b_, q), "0") << table;
+  }
+}
+
+TEST_F(ServerBatchTest, ScreenshotUploadAfterMetadata) {
+  const std::string at = token("alice@a.test");
+  const long long t = nowMs() - 60000;
+  json shot = makeRecord("screenshot", t, t, {{"width", 10}, {"height", 10}});
+  const std::string image = "\xff\xd8\xff not really a jpeg";
+  const std::string sha = server::http::hex(server::http::sha256(image));
+  auto h = bearer(at);
+  h["Content-Type"] = "image/jpeg";
+  h["X-Content-SHA256"] = sha;
+  const std::string target = "/api/v1/agent/screenshots/" + shot["id"].get<std::string>();
+  EXPECT_EQ(call("PUT", target, image, h).errorCode(), "metadata_missing");
+  ASSERT_EQ(postBatch(at, json::array({shot})).status, 200);
+  auto bad = h;
+  bad["X-Content-SHA256"] = std::string(64, '0');
+  EXPECT_EQ(call("PUT", target, image, bad).errorCode(), "checksum_mismatch");
+  auto r = call("PUT", target, image, h);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(std::filesystem::exists(shots_ / "sha256" / sha.substr(0, 2) / sha));
+  EXPECT_EQ(scalar("select storage_key from public.screenshots"), "sha256/" + sha.substr(0, 2) + "/" + sha);
+}
+
+}  // namespace
+}  // namespace wm::test
