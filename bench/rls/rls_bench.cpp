@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -28,10 +29,12 @@ constexpr const char* kLatest =
     "select id, project_id, task_id, started_at, ended_at, duration_ms, source, note from public.time_entries "
     "where user_id = $1 order by started_at desc limit 100";
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "rls_bench: %s\n", what.c_str());
-  std::exit(1);
-}
+// Failures unwind to main() so the cluster's destructor stops PostgreSQL and removes its directory.
+struct BenchFailure {
+  std::string what;
+};
+
+[[noreturn]] void die(const std::string& what) { throw BenchFailure{what}; }
 
 template <typename T>
 T must(wm::Result<T> r, const char* what) {
@@ -68,7 +71,7 @@ double timeOne(Connection& conn, const std::string& user) {
 
 }  // namespace
 
-int main() {
+int run() {
   const char* src = std::getenv("WM_SOURCE_DIR");
   const std::filesystem::path migrations = std::filesystem::path(src ? src : WM_SOURCE_DIR_FALLBACK) / "migrations";
   auto cluster = must(wm::server::testing::PgCluster::start(), "start PostgreSQL");
@@ -160,4 +163,16 @@ int main() {
   const bool ok = ratio <= 1.5 && r.median_ms < 5.0;
   std::printf("rls_bench: %s\n", ok ? "within target" : "OUT OF TARGET");
   return ok ? 0 : 1;
+}
+
+int main() {
+  try {
+    return run();
+  } catch (const BenchFailure& f) {
+    std::fprintf(stderr, "rls_bench: %s\n", f.what.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rls_bench: %s\n", e.what());
+    return 1;
+  }
 }

@@ -89,9 +89,11 @@ Result<void> PgCluster::createDatabase(std::string_view name, std::string_view f
 
 Result<void> PgCluster::applyWithPsql(std::string_view database, const std::filesystem::path& dir) const {
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     if (e.path().extension() == ".sql") files.push_back(e.path());
   }
+  if (ec) return fail(Errc::kNotFound, "cannot list " + dir.string() + ": " + ec.message());
   std::sort(files.begin(), files.end());
   const auto out = dir_ / "psql.log";
   for (const auto& f : files) {
