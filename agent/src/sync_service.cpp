@@ -85,7 +85,7 @@ SyncService::SyncService(SyncServiceOptions options, sync::Outbox& outbox, const
   if (auto cached = outbox_.getState(kProfileKey); cached && *cached) {
     json c = json::parse(**cached, nullptr, false);
     if (c.is_object() && applyProfile(local_, c.value("profile", json())).has_value())
-      so.profile_etag = c.value("etag", "");
+      so.profile_etag = c.contains("etag") && c["etag"].is_string() ? c["etag"].get<std::string>() : "";
   }
   engine_ = std::make_unique<sync::SyncEngine>(
       so, outbox_, *transport_, *credentials_, clock_,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "json_fields.h"
 #include "sync_log.h"
 
 namespace wm::sync {
@@ -70,7 +71,11 @@ void SyncEngine::start() {
       try {
         wait = runOnce();
       } catch (const std::exception& e) {
+        // A bug or an unexpected reply: answer whoever waits, and back off like any failure so a repeating
+        // error can never become a busy loop that floods the log.
         detail::syncLogger()->error("sync round failed: {}", e.what());
+        finishWaiters(fail(Errc::kInternal, std::string("sync failed: ") + e.what()));
+        wait = std::max(options_.poll_interval, Millis(5000));
       }
       lk.lock();
       cv_.wait_for(lk, std::max(wait, Millis(0)), [this] { return stop_ || force_ || !jobs_.empty(); });
@@ -101,7 +106,7 @@ void SyncEngine::stop() {
 void SyncEngine::login(std::string email, std::string password, JobDone done) {
   std::lock_guard lk(mu_);
   jobs_.push_back([this, email = std::move(email), password = std::move(password), done = std::move(done)] {
-    auto r = auth_.login(email, password, account_.value("device_id", ""));
+    auto r = auth_.login(email, password, detail::stringField(account_, "device_id"));
     if (!r) {
       const ApiError& e = r.error();
       done(std::unexpected(
@@ -126,8 +131,9 @@ void SyncEngine::enroll(std::string enrollment_token, JobDone done) {
       return;
     }
     afterSignIn(*r, "");
-    done(
-        json{{"enrolled", true}, {"device_id", r->value("device_id", "")}, {"user", r->value("user", json::object())}});
+    done(json{{"enrolled", true},
+              {"device_id", detail::stringField(*r, "device_id")},
+              {"user", r->value("user", json::object())}});
   });
   cv_.notify_all();
 }
@@ -137,7 +143,7 @@ void SyncEngine::logout(JobDone done) {
   jobs_.push_back([this, done = std::move(done)] {
     auth_.logout();
     inflight_.reset();
-    const std::string device = account_.value("device_id", "");
+    const std::string device = detail::stringField(account_, "device_id");
     account_ = json::object();
     if (!device.empty()) account_["device_id"] = device;  // the machine stays the same device
     (void)outbox_.setState(kAccountKey, account_.dump());
@@ -162,13 +168,13 @@ void SyncEngine::syncNow(JobDone done) {
 void SyncEngine::afterSignIn(const json& reply, const std::string& email) {
   json user = reply.value("user", json::object());
   if (!user.is_object()) user = json::object();
-  account_["email"] = user.value("email", email);
-  account_["user_id"] = user.value("user_id", "");
+  account_["email"] = detail::stringField(user, "email", email);
+  account_["user_id"] = detail::stringField(user, "user_id");
   if (reply.contains("device_id") && reply["device_id"].is_string())
     account_["device_id"] = reply["device_id"].get<std::string>();
   if (auto r = outbox_.setState(kAccountKey, account_.dump()); !r)
     detail::syncLogger()->error("cannot save the account: {}", r.error().message);
-  detail::syncLogger()->info("signed in as {}", account_.value("email", "(device)"));
+  detail::syncLogger()->info("signed in as {}", detail::stringField(account_, "email", "(device)"));
   // A new sign-in may be another user: nothing half-sent under the old one is reused, and everything is due.
   inflight_.reset();
   backoff_.reset();
@@ -186,8 +192,8 @@ SyncStatus SyncEngine::status() const {
 void SyncEngine::publish() {
   st_.auth = auth_.state();
   st_.auth_problem = auth_.problem();
-  st_.account = account_.value("email", "");
-  st_.device_id = account_.value("device_id", "");
+  st_.account = detail::stringField(account_, "email");
+  st_.device_id = detail::stringField(account_, "device_id");
   st_.failures = backoff_.failures();
   std::lock_guard lk(mu_);
   published_ = st_;
@@ -330,7 +336,7 @@ ApiResult<void> SyncEngine::fetchProfile() {
   const json& body = reply->body;
   std::string label = "(unnamed)";
   if (body.is_object())
-    label = body.value("profile_id", std::string("?")) + " v" +
+    label = detail::stringField(body, "profile_id", "(default)") + " v" +
             (body.contains("version") ? body["version"].dump() : std::string("?"));
   Result<void> ok = body.is_object() && body.contains("settings") && body["settings"].is_object()
                         ? (on_profile_ ? on_profile_(body, new_etag) : Result<void>{})
@@ -364,14 +370,14 @@ ApiResult<void> SyncEngine::uploadPending(bool* more) {
             ApiError{ApiErrc::kProtocol, 0, "outbox", "cannot read the outbox: " + pending.error().message, {}});
       if (pending->empty()) return {};
       inflight_ = buildBatch(*pending, limit_records_, options_.batch_max_bytes, ids_.next(),
-                             BatchHeader{account_.value("device_id", ""), options_.agent_version});
+                             BatchHeader{detail::stringField(account_, "device_id"), options_.agent_version});
     }
     HttpRequest req;
     req.method = "POST";
     req.url = joinUrl(options_.server_url, "/api/v1/agent/batches");
     req.headers = {
         {"Content-Type", "application/json"}, {"Accept", "application/json"}, {"Idempotency-Key", inflight_->batch_id}};
-    if (const std::string device = account_.value("device_id", ""); !device.empty())
+    if (const std::string device = detail::stringField(account_, "device_id"); !device.empty())
       req.headers.emplace_back("X-Device-Id", device);
     req.body = inflight_->body;
     req.gzip_body = true;

@@ -382,6 +382,28 @@ TEST_F(EngineTest, ProfileWithETagAndABadProfileKeepsTheLastGoodOne) {
   EXPECT_EQ(if_none_match, (std::vector<std::string>{"", "\"v1\"", "\"v1\"", "\"v2\"", "\"v2\""}));
 }
 
+// workmonitor-server answers {"profile_id": null} for a company without a profile; that once threw out of
+// the round and stopped every upload (found running the whole stack).
+TEST_F(EngineTest, NullFieldsInAServerReplyDoNotStopUploads) {
+  creds_.value = "r1";
+  put(2);
+  net_.setHandler([&](const HttpRequest& r) -> HttpResult {
+    if (r.url.ends_with("/auth/refresh"))
+      return reply(200, json{{"access_token", "a"},
+                             {"refresh_token", "r2"},
+                             {"expires_in", 3600},
+                             {"token_type", "bearer"},
+                             {"user", {{"user_id", nullptr}, {"email", nullptr}}}}
+                            .dump());
+    if (r.url.ends_with("/profile"))
+      return reply(200, json{{"profile_id", nullptr}, {"version", 0}, {"settings", json::object()}}.dump());
+    return reply(200, R"({"results":[]})");
+  });
+  auto e = engine();
+  EXPECT_NO_THROW(e->runOnce());
+  EXPECT_EQ(e->status().profile, "(default) v0");
+}
+
 TEST_F(EngineTest, LogoutForgetsTheCredentialAndStopsUploads) {
   creds_.value = "r1";
   put(1);
