@@ -2,8 +2,11 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace wm::server::db {
 namespace {
@@ -105,6 +108,55 @@ Result<QueryResult> Connection::execPrepared(const std::string& name, const std:
   return check(
       PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()), a.values.data(), nullptr, nullptr, 0),
       "execute");
+}
+
+Result<std::vector<QueryResult>> Connection::execPreparedPipeline(const std::vector<PreparedCall>& calls) {
+  // Statements go in chunks, each read back before the next is sent: a bounded amount is in flight, so
+  // neither side can block writing while the other is blocked writing too (libpq's pipeline caveat).
+  constexpr size_t kChunk = 128;
+  pg_conn* c = conn_.get();
+  std::vector<QueryResult> out;
+  out.reserve(calls.size());
+  std::optional<Error> first;
+  if (PQenterPipelineMode(c) != 1) return fail(Errc::kIo, "pipeline: " + trimmed(PQerrorMessage(c)));
+  for (size_t from = 0; from < calls.size() && !first; from += kChunk) {
+    const size_t to = std::min(calls.size(), from + kChunk);
+    size_t sent = from;
+    for (; sent < to; ++sent) {
+      ParamArrays a(*calls[sent].params);
+      if (PQsendQueryPrepared(c, calls[sent].name->c_str(), static_cast<int>(a.values.size()), a.values.data(), nullptr,
+                              nullptr, 0) != 1) {
+        first = Error{Errc::kIo, "pipeline send: " + trimmed(PQerrorMessage(c))};
+        break;
+      }
+    }
+    const bool synced = PQpipelineSync(c) == 1;
+    if (!synced && !first) first = Error{Errc::kIo, "pipeline sync: " + trimmed(PQerrorMessage(c))};
+    // Every statement sent has one result then a null; the sync point ends the chunk.
+    for (size_t i = from; i < sent; ++i) {
+      auto r = check(PQgetResult(c), "pipeline");
+      while (pg_result* extra = PQgetResult(c)) PQclear(extra);
+      if (r) {
+        out.push_back(std::move(*r));
+      } else if (!first) {
+        first = r.error();
+      }
+    }
+    while (synced) {
+      pg_result* res = PQgetResult(c);
+      if (res == nullptr) break;  // nothing more will come (a broken connection)
+      const bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+      PQclear(res);
+      if (sync) break;
+    }
+  }
+  if (PQexitPipelineMode(c) != 1) {
+    if (!first) first = Error{Errc::kIo, "pipeline exit: " + trimmed(PQerrorMessage(c))};
+    // A connection left in pipeline mode must not be reused: dropping it makes the pool open a fresh one.
+    conn_.reset();
+  }
+  if (first) return std::unexpected(*first);
+  return out;
 }
 
 Result<Transaction> Connection::begin() {

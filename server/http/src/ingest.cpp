@@ -97,7 +97,29 @@ Reply Service::batches(const HttpRequest& req) {
       if (d->rows() == 1) dev = device;
     }
     bool retry = false;
+    if (!savepoints) {
+      // The normal case: every upsert pipelined, a few round trips for the whole batch instead of one per
+      // record (the per-record wait for the database dominated a batch's time).
+      std::vector<db::Connection::PreparedCall> calls;
+      std::vector<Item*> sent;
+      for (auto& it : items) {
+        if (!it.mapped) continue;
+        it.mapped->params[5] = dev;
+        if (auto p = c.ensurePrepared(it.mapped->statement, *it.mapped->sql); !p) {
+          return std::unexpected(dbError(p.error(), "batches"));
+        }
+        calls.push_back({&it.mapped->statement, &it.mapped->params});
+        sent.push_back(&it);
+      }
+      auto rs = c.conn.execPreparedPipeline(calls);
+      if (!rs) {
+        if (!recordLevel(db::sqlState(rs.error()))) return std::unexpected(dbError(rs.error(), "batches"));
+        continue;  // one record failed: redo with a savepoint per record (the lease's release rolls back)
+      }
+      for (size_t i = 0; i < sent.size(); ++i) sent[i]->status = (*rs)[i].asInt(0, 0) > 0 ? "stored" : "duplicate";
+    }
     for (auto& it : items) {
+      if (!savepoints) break;
       if (!it.mapped) continue;
       it.mapped->params[5] = dev;
       if (savepoints) {

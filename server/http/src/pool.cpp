@@ -14,6 +14,13 @@ Result<db::QueryResult> PooledConnection::run(const std::string& name, std::stri
   return conn.execPrepared(name, params);
 }
 
+Result<void> PooledConnection::ensurePrepared(const std::string& name, std::string_view sql) {
+  if (prepared.contains(name)) return {};
+  if (auto p = conn.prepare(name, sql); !p) return std::unexpected(p.error());
+  prepared.insert(name);
+  return {};
+}
+
 Lease::~Lease() {
   if (pool_ != nullptr && c_) pool_->release(std::move(c_));
 }

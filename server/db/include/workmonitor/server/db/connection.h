@@ -60,6 +60,15 @@ class Connection {
   [[nodiscard]] Result<QueryResult> query(std::string_view sql, const std::vector<Param>& params = {});
   [[nodiscard]] Result<void> prepare(const std::string& name, std::string_view sql);
   [[nodiscard]] Result<QueryResult> execPrepared(const std::string& name, const std::vector<Param>& params = {});
+  /// One prepared statement of a pipelined run (both pointers must outlive the call).
+  struct PreparedCall {
+    const std::string* name;
+    const std::vector<Param>* params;
+  };
+  /// Runs already-prepared statements in libpq pipeline mode, so many statements cost a few round trips
+  /// instead of one each; results in order. The first failing statement's error is returned (inside a
+  /// transaction the later ones are then aborted, exactly as if they had been sent one by one).
+  [[nodiscard]] Result<std::vector<QueryResult>> execPreparedPipeline(const std::vector<PreparedCall>& calls);
   /// Starts a transaction that rolls back unless committed.
   [[nodiscard]] Result<Transaction> begin();
 

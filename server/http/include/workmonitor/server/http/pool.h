@@ -21,6 +21,8 @@ struct PooledConnection {
   std::set<std::string> prepared;
   /// Prepares `name` once per connection, then runs it.
   Result<db::QueryResult> run(const std::string& name, std::string_view sql, const std::vector<db::Param>& params);
+  /// Prepares `name` once per connection (outside any pipeline), so it can then be pipelined.
+  Result<void> ensurePrepared(const std::string& name, std::string_view sql);
 };
 
 class Pool;
