@@ -124,8 +124,12 @@ Result<std::vector<QueryResult>> Connection::execPreparedPipeline(const std::vec
     size_t sent = from;
     for (; sent < to; ++sent) {
       ParamArrays a(*calls[sent].params);
-      if (PQsendQueryPrepared(c, calls[sent].name->c_str(), static_cast<int>(a.values.size()), a.values.data(), nullptr,
-                              nullptr, 0) != 1) {
+      const int ok = calls[sent].name != nullptr
+                         ? PQsendQueryPrepared(c, calls[sent].name->c_str(), static_cast<int>(a.values.size()),
+                                               a.values.data(), nullptr, nullptr, 0)
+                         : PQsendQueryParams(c, std::string(calls[sent].sql).c_str(), static_cast<int>(a.values.size()),
+                                             nullptr, a.values.data(), nullptr, nullptr, 0);
+      if (ok != 1) {
         first = Error{Errc::kIo, "pipeline send: " + trimmed(PQerrorMessage(c))};
         break;
       }

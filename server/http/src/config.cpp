@@ -46,6 +46,15 @@ Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>
       if (!v.empty()) c.database += std::string(c.database.empty() ? "" : " ") + key + "=" + conninfoQuoted(v);
     }
   }
+  // The report's §8.2 PGBOUNCER_URL: connect through PgBouncer (transaction mode) instead.
+  if (const std::string bouncer = get("PGBOUNCER_URL"); !bouncer.empty()) {
+    c.database = bouncer;
+    c.transaction_pooling = true;
+  }
+  if (const std::string tp = get("DB_TRANSACTION_POOLING"); !tp.empty()) {
+    if (tp != "0" && tp != "1") return fail(Errc::kInvalidInput, "DB_TRANSACTION_POOLING must be 0 or 1");
+    c.transaction_pooling = tp == "1";
+  }
   if (const char* v = env("DB_POOL_SIZE"); v && *v) {
     auto n = number("DB_POOL_SIZE", v, 1, 200);
     if (!n) return std::unexpected(n.error());

@@ -108,7 +108,8 @@ Reply Service::batches(const HttpRequest& req) {
         if (auto p = c.ensurePrepared(it.mapped->statement, *it.mapped->sql); !p) {
           return std::unexpected(dbError(p.error(), "batches"));
         }
-        calls.push_back({&it.mapped->statement, &it.mapped->params});
+        calls.push_back(c.unnamed ? db::Connection::PreparedCall{nullptr, &it.mapped->params, *it.mapped->sql}
+                                  : db::Connection::PreparedCall{&it.mapped->statement, &it.mapped->params});
         sent.push_back(&it);
       }
       auto rs = c.conn.execPreparedPipeline(calls);

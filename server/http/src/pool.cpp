@@ -6,6 +6,7 @@ namespace wm::server::http {
 
 Result<db::QueryResult> PooledConnection::run(const std::string& name, std::string_view sql,
                                               const std::vector<db::Param>& params) {
+  if (unnamed) return conn.query(sql, params);
   if (!prepared.contains(name)) {
     auto p = conn.prepare(name, sql);
     if (!p) return std::unexpected(p.error());
@@ -15,7 +16,7 @@ Result<db::QueryResult> PooledConnection::run(const std::string& name, std::stri
 }
 
 Result<void> PooledConnection::ensurePrepared(const std::string& name, std::string_view sql) {
-  if (prepared.contains(name)) return {};
+  if (unnamed || prepared.contains(name)) return {};
   if (auto p = conn.prepare(name, sql); !p) return std::unexpected(p.error());
   prepared.insert(name);
   return {};
@@ -25,8 +26,12 @@ Lease::~Lease() {
   if (pool_ != nullptr && c_) pool_->release(std::move(c_));
 }
 
-Pool::Pool(std::string conninfo, int size, std::string session_sql)
-    : conninfo_(std::move(conninfo)), size_(size), session_sql_(std::move(session_sql)) {}
+Pool::Pool(std::string conninfo, int size, std::string session_sql, bool transaction_pooling)
+    : conninfo_(std::move(conninfo)),
+      size_(size),
+      // Session settings would land on whichever backend the pooler picked: set them on the role instead.
+      session_sql_(transaction_pooling ? std::string() : std::move(session_sql)),
+      transaction_pooling_(transaction_pooling) {}
 
 Result<Lease> Pool::acquire(std::chrono::milliseconds wait) {
   std::unique_lock lock(mu_);
@@ -53,7 +58,7 @@ Result<Lease> Pool::acquire(std::chrono::milliseconds wait) {
     return std::unexpected(conn.error());
   }
   ++in_use_;
-  return Lease(this, std::make_unique<PooledConnection>(PooledConnection{std::move(*conn), {}}));
+  return Lease(this, std::make_unique<PooledConnection>(PooledConnection{std::move(*conn), {}, transaction_pooling_}));
 }
 
 void Pool::release(std::unique_ptr<PooledConnection> c) {

@@ -46,7 +46,8 @@ Service::Service(ServerConfig config)
     : config_(std::move(config)),
       pool_(config_.database, config_.pool_size,
             "set statement_timeout = " + std::to_string(config_.statement_timeout.count()) +
-                "; set idle_in_transaction_session_timeout = 60000; set application_name = 'workmonitor-server'"),
+                "; set idle_in_transaction_session_timeout = 60000; set application_name = 'workmonitor-server'",
+            config_.transaction_pooling),
       jwt_(config_.jwt_secret, config_.clock_skew),
       account_limiter_(config_.login_attempts_per_account, config_.login_window),
       address_limiter_(config_.login_attempts_per_address, config_.login_window) {}

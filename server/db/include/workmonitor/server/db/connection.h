@@ -60,10 +60,12 @@ class Connection {
   [[nodiscard]] Result<QueryResult> query(std::string_view sql, const std::vector<Param>& params = {});
   [[nodiscard]] Result<void> prepare(const std::string& name, std::string_view sql);
   [[nodiscard]] Result<QueryResult> execPrepared(const std::string& name, const std::vector<Param>& params = {});
-  /// One prepared statement of a pipelined run (both pointers must outlive the call).
+  /// One statement of a pipelined run (pointers and text must outlive the call): a prepared statement by
+  /// name, or, with name == nullptr, the text `sql` as an unnamed statement (for transaction poolers).
   struct PreparedCall {
     const std::string* name;
     const std::vector<Param>* params;
+    std::string_view sql = {};
   };
   /// Runs already-prepared statements in libpq pipeline mode, so many statements cost a few round trips
   /// instead of one each; results in order. The first failing statement's error is returned (inside a

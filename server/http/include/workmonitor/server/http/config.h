@@ -18,6 +18,9 @@ inline constexpr std::string_view kSampleJwtSecret = "workmonitor-secret-key-202
 struct ServerConfig {
   std::string database;  // libpq conninfo or URI
   int pool_size = 8;
+  /// The database is reached through a transaction pooler (PGBOUNCER_URL, or DB_TRANSACTION_POOLING=1):
+  /// no named prepared statements and no session settings.
+  bool transaction_pooling = false;
   std::string jwt_secret;
   std::chrono::seconds access_lifetime{24 * 3600};
   std::chrono::seconds refresh_lifetime{30 * 24 * 3600};

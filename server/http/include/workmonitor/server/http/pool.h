@@ -19,6 +19,10 @@ namespace wm::server::http {
 struct PooledConnection {
   db::Connection conn;
   std::set<std::string> prepared;
+  /// Behind a transaction pooler (PgBouncer pool_mode=transaction) consecutive transactions of this
+  /// connection may run on different backends, so a named statement prepared on one is missing (26000) or
+  /// already there (42P05) on another: every statement is then sent unnamed, with its text.
+  bool unnamed = false;
   /// Prepares `name` once per connection, then runs it.
   Result<db::QueryResult> run(const std::string& name, std::string_view sql, const std::vector<db::Param>& params);
   /// Prepares `name` once per connection (outside any pipeline), so it can then be pipelined.
@@ -44,7 +48,7 @@ class Lease {
 class Pool {
  public:
   /// `session_sql` runs once on every new connection (e.g. statement_timeout).
-  Pool(std::string conninfo, int size, std::string session_sql);
+  Pool(std::string conninfo, int size, std::string session_sql, bool transaction_pooling = false);
   /// Waits up to `wait` for a free connection; kBusy when none frees up, kUnavailable when the database is down.
   Result<Lease> acquire(std::chrono::milliseconds wait);
   int size() const { return size_; }
@@ -57,6 +61,7 @@ class Pool {
   std::string conninfo_;
   int size_;
   std::string session_sql_;
+  bool transaction_pooling_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<PooledConnection>> idle_;
