@@ -129,11 +129,20 @@ int run() {
   std::promise<Result<nlohmann::json>> signed_in;
   engine.login(user.email, bench::kPassword, [&](Result<nlohmann::json> r) { signed_in.set_value(std::move(r)); });
   must(signed_in.get_future().get(), "sign in");
+  // Done when a `sync now` ends with nothing pending (the engine answers once its queue is empty); no
+  // polling of the outbox, which would compete with the uploader for the outbox's writer thread.
   int64_t pending = before.pending;
   while (pending > 0) {
     if (std::chrono::steady_clock::now() - t0 > kDrainLimit) die("the outbox did not drain within 5 minutes");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    pending = must(outbox->stats(), "outbox stats").pending;
+    std::promise<Result<nlohmann::json>> synced;
+    engine.syncNow([&](Result<nlohmann::json> r) { synced.set_value(std::move(r)); });
+    auto fut = synced.get_future();
+    if (fut.wait_until(t0 + kDrainLimit) != std::future_status::ready) {
+      die("the outbox did not drain within 5 minutes");
+    }
+    auto summary = must(fut.get(), "sync now");
+    pending = summary.value("pending", int64_t{-1});
+    if (pending < 0) pending = must(outbox->stats(), "outbox stats").pending;
   }
   const double drain_s = bench::seconds(std::chrono::steady_clock::now() - t0);
   const auto st = engine.status();

@@ -59,6 +59,54 @@ TEST_F(ServerBatchTest, StoredThenDuplicateThenRevisions) {
       "3");
 }
 
+// The batch goes in as one statement per kind; an id twice in one batch must not break it: the highest
+// revision is stored, the other answered as a duplicate.
+TEST_F(ServerBatchTest, AnIdTwiceInOneBatchKeepsItsHighestRevision) {
+  const std::string at = token("alice@a.test");
+  const long long t = nowMs() - 60000;
+  json first = makeRecord("app_usage", t, t + 500, {{"app", "first"}});
+  json second = first;
+  second["revision"] = 2;
+  second["data"]["app"] = "second";
+  json other = makeRecord("app_usage", t, t + 700, {{"app", "other"}});
+  auto r = postBatch(at, json::array({second, other, first}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto res = r.json()["results"];
+  ASSERT_EQ(res.size(), 3u);
+  EXPECT_EQ(res[0]["status"], "stored") << res.dump();
+  EXPECT_EQ(res[1]["status"], "stored");
+  EXPECT_EQ(res[2]["status"], "duplicate");
+  EXPECT_EQ(scalar("select app_name from public.app_usage where id = '" + first["id"].get<std::string>() + "'"),
+            "second");
+  EXPECT_EQ(scalar("select count(*) from public.app_usage"), "2");
+}
+
+// A record only the database can refuse (its id is a row of another account that has no ledger entry) sends
+// the batch down the per-record path: that record is rejected, the others in the batch are stored.
+TEST_F(ServerBatchTest, ARecordTheDatabaseRefusesIsRejectedAlone) {
+  const std::string at = token("alice@a.test");
+  const long long t = nowMs() - 60000;
+  json hostile = makeRecord("app_usage", t, t + 1, {{"app", "takeover"}});
+  auto c = connect();
+  ASSERT_TRUE(
+      c.query("insert into public.app_usage (id, company_id, user_id, started_at, app_name) "
+              "values ($1::uuid, $2::uuid, $3::uuid, now(), 'theirs')",
+              {hostile["id"].get<std::string>(), company_b_, admin_b_}));
+  json before = makeRecord("time_entry", t, t + 1000, {{"note", "kept"}});
+  json after = makeRecord("app_usage", t, t + 2, {{"app", "fine"}});
+  auto r = postBatch(at, json::array({before, hostile, after}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto res = r.json()["results"];
+  ASSERT_EQ(res.size(), 3u);
+  EXPECT_EQ(res[0]["status"], "stored") << res.dump();
+  EXPECT_EQ(res[1]["status"], "rejected");
+  EXPECT_NE(res[1].value("reason", "").find("another account"), std::string::npos) << res[1].dump();
+  EXPECT_EQ(res[2]["status"], "stored");
+  EXPECT_EQ(scalar("select app_name from public.app_usage where id = '" + hostile["id"].get<std::string>() + "'"),
+            "theirs");
+  EXPECT_EQ(scalar("select count(*) from agent.record_revisions"), "2");
+}
+
 TEST_F(ServerBatchTest, EveryKindLandsInItsTable) {
   const std::string at = token("alice@a.test");
   const long long t = nowMs() - 60000;

@@ -1,6 +1,11 @@
 // POST /api/v1/agent/batches: one transaction per batch, a result per record (HTTP_API.md).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
+#include <unordered_map>
+#include <unordered_set>
+
 #include "record_mapping.h"
 #include "routes.h"
 #include "workmonitor/api/records.h"
@@ -28,6 +33,65 @@ std::string dbReason(const Error& e) {
   std::string msg = e.message;
   if (const size_t nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
   return "rejected by the database: " + msg.substr(0, 200);
+}
+
+std::string lowered(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// Upserts every mapped record with one statement per kind, pipelined; sets each item's status. Within a batch
+// an id is sent once (ON CONFLICT cannot touch a row twice in one statement): its highest revision, the
+// others answered as duplicates (the server holds a newer revision of them once this commits).
+Result<void> upsertSets(PooledConnection& c, std::vector<Item>& items, const std::string& company,
+                        const std::string& user, const std::optional<std::string>& device) {
+  std::unordered_map<std::string, Item*> newest;
+  for (auto& it : items) {
+    if (!it.mapped) continue;
+    auto [pos, fresh] = newest.try_emplace(lowered(*it.mapped->params[0]), &it);
+    if (fresh) continue;
+    Item*& kept = pos->second;
+    if (it.revision > kept->revision) {
+      kept->status = "duplicate";
+      kept = &it;
+    } else {
+      it.status = "duplicate";
+    }
+  }
+  struct Group {
+    const KindSql* kind;
+    std::vector<const MappedRecord*> records;
+    std::vector<db::Param> params;
+  };
+  std::vector<Group> groups;
+  for (auto& it : items) {
+    if (!it.mapped || !it.status.empty()) continue;
+    const KindSql* kind = it.mapped->kind;
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const Group& x) { return x.kind == kind; });
+    if (g == groups.end()) {
+      groups.push_back(Group{kind, {}, {std::nullopt, company, user, device, it.mapped->params[3]}});
+      g = groups.end() - 1;
+    }
+    g->records.push_back(&*it.mapped);
+  }
+  std::vector<db::Connection::PreparedCall> calls;
+  for (auto& g : groups) {
+    g.params[0] = setRows(*g.kind, g.records);
+    if (auto p = c.ensurePrepared(g.kind->set_name, g.kind->set_sql); !p) return std::unexpected(p.error());
+    calls.push_back(c.unnamed ? db::Connection::PreparedCall{nullptr, &g.params, g.kind->set_sql}
+                              : db::Connection::PreparedCall{&g.kind->set_name, &g.params});
+  }
+  auto rs = c.conn.execPreparedPipeline(calls);
+  if (!rs) return std::unexpected(rs.error());
+  std::unordered_set<std::string> stored;
+  for (const auto& r : *rs) {
+    for (int i = 0; i < r.rows(); ++i) stored.emplace(r.value(i, 0));
+  }
+  for (auto& it : items) {
+    if (!it.mapped || !it.status.empty()) continue;
+    it.status = stored.contains(lowered(*it.mapped->params[0])) ? "stored" : "duplicate";
+  }
+  return {};
 }
 
 }  // namespace
@@ -69,9 +133,7 @@ Reply Service::batches(const HttpRequest& req) {
     } else if (auto m = mapRecord(*rec, now_ms); !m) {
       it.status = "rejected", it.reason = m.error().message;
     } else {
-      it.mapped = std::move(*m);
-      it.mapped->params[1] = caller->claims.company_id;  // from the token, never from the payload
-      it.mapped->params[2] = caller->claims.sub;
+      it.mapped = std::move(*m);  // company and user come from the token, never from the payload
     }
     items.push_back(std::move(it));
   }
@@ -96,55 +158,34 @@ Reply Service::batches(const HttpRequest& req) {
       if (!d) return std::unexpected(dbError(d.error(), "batches"));
       if (d->rows() == 1) dev = device;
     }
-    bool retry = false;
     if (!savepoints) {
-      // The normal case: every upsert pipelined, a few round trips for the whole batch instead of one per
-      // record (the per-record wait for the database dominated a batch's time).
-      std::vector<db::Connection::PreparedCall> calls;
-      std::vector<Item*> sent;
-      for (auto& it : items) {
-        if (!it.mapped) continue;
-        it.mapped->params[5] = dev;
-        if (auto p = c.ensurePrepared(it.mapped->statement, *it.mapped->sql); !p) {
-          return std::unexpected(dbError(p.error(), "batches"));
-        }
-        calls.push_back(c.unnamed ? db::Connection::PreparedCall{nullptr, &it.mapped->params, *it.mapped->sql}
-                                  : db::Connection::PreparedCall{&it.mapped->statement, &it.mapped->params});
-        sent.push_back(&it);
-      }
-      auto rs = c.conn.execPreparedPipeline(calls);
-      if (!rs) {
-        if (!recordLevel(db::sqlState(rs.error()))) return std::unexpected(dbError(rs.error(), "batches"));
+      // The normal case: one set-based upsert per kind for the whole batch (all pipelined), so the cost per
+      // record is the database's row work, not a statement's round trip, parse and plan.
+      if (auto r = upsertSets(c, items, caller->claims.company_id, caller->claims.sub, dev); !r) {
+        if (!recordLevel(db::sqlState(r.error()))) return std::unexpected(dbError(r.error(), "batches"));
         continue;  // one record failed: redo with a savepoint per record (the lease's release rolls back)
       }
-      for (size_t i = 0; i < sent.size(); ++i) sent[i]->status = (*rs)[i].asInt(0, 0) > 0 ? "stored" : "duplicate";
-    }
-    for (auto& it : items) {
-      if (!savepoints) break;
-      if (!it.mapped) continue;
-      it.mapped->params[5] = dev;
-      if (savepoints) {
+    } else {
+      // The database rejected something: each record on its own behind a savepoint, in batch order, so only
+      // the offending records are rejected.
+      for (auto& it : items) {
+        if (!it.mapped) continue;
+        auto& p = it.mapped->params;
+        p[1] = caller->claims.company_id, p[2] = caller->claims.sub, p[5] = dev;
         if (auto s = c.conn.exec("savepoint rec"); !s) return std::unexpected(dbError(s.error(), "batches"));
-      }
-      auto r = c.run(it.mapped->statement, *it.mapped->sql, it.mapped->params);
-      if (!r) {
-        if (!recordLevel(db::sqlState(r.error()))) return std::unexpected(dbError(r.error(), "batches"));
-        if (!savepoints) {
-          retry = true;
-          break;
+        auto r = c.run(it.mapped->kind->one_name, it.mapped->kind->one_sql, p);
+        if (!r) {
+          if (!recordLevel(db::sqlState(r.error()))) return std::unexpected(dbError(r.error(), "batches"));
+          if (auto s = c.conn.exec("rollback to savepoint rec"); !s) {
+            return std::unexpected(dbError(s.error(), "batches"));
+          }
+          it.status = "rejected", it.reason = dbReason(r.error());
+          continue;
         }
-        if (auto s = c.conn.exec("rollback to savepoint rec"); !s) {
-          return std::unexpected(dbError(s.error(), "batches"));
-        }
-        it.status = "rejected", it.reason = dbReason(r.error());
-        continue;
-      }
-      if (savepoints) {
         if (auto s = c.conn.exec("release savepoint rec"); !s) return std::unexpected(dbError(s.error(), "batches"));
+        it.status = r->asInt(0, 0) > 0 ? "stored" : "duplicate";
       }
-      it.status = r->asInt(0, 0) > 0 ? "stored" : "duplicate";
     }
-    if (retry) continue;  // the lease's release rolls the failed transaction back
     if (auto cm = commit(c); !cm) return std::unexpected(dbError(cm.error(), "batches"));
     break;
   }

@@ -16,24 +16,70 @@ constexpr long long kMaxSpanMs = 31LL * 24 * 3600 * 1000;
 constexpr size_t kMaxDataBytes = 16 * 1024;
 
 // The ledger first; the kind's row only when the ledger took this revision (so a resend changes nothing).
-std::string upsert(const char* table, const char* cols, const char* exprs, const char* on_conflict) {
-  return std::string(
-             "with r as (insert into agent.record_revisions (record_id, company_id, user_id, kind, revision, "
-             "device_id) "
-             "values ($1::uuid, $2::uuid, $3::uuid, $4, $5::bigint, $6::uuid) "
-             "on conflict (record_id) do update set revision = excluded.revision, device_id = excluded.device_id, "
-             "received_at = now() where record_revisions.revision < excluded.revision "
-             "and record_revisions.kind = excluded.kind and record_revisions.user_id = excluded.user_id "
-             "returning 1), k as (insert into public.") +
+std::string upsertOne(const std::string& table, const std::string& cols, const std::string& exprs,
+                      const std::string& on_conflict) {
+  return "with r as (insert into agent.record_revisions (record_id, company_id, user_id, kind, revision, "
+         "device_id) "
+         "values ($1::uuid, $2::uuid, $3::uuid, $4, $5::bigint, $6::uuid) "
+         "on conflict (record_id) do update set revision = excluded.revision, device_id = excluded.device_id, "
+         "received_at = now() where record_revisions.revision < excluded.revision "
+         "and record_revisions.kind = excluded.kind and record_revisions.user_id = excluded.user_id "
+         "returning 1), k as (insert into public." +
          table + " (id, company_id, user_id, " + cols + ") select $1::uuid, $2::uuid, $3::uuid, " + exprs +
          " where exists (select 1 from r) " + on_conflict +
          " returning 1) select (select count(*) from r), (select count(*) from k)";
 }
 
+// The same upsert for all of a batch's records of one kind in one statement: $1 is a JSON array of objects
+// {"p1": id, "p5": revision, "p7": ..., "pN": ...} (the single-record statement's parameters by number),
+// $2 company, $3 user, $4 device, $5 kind. Returns the ids the ledger took (stored); the others were
+// duplicates. The caller sends each id at most once (ON CONFLICT cannot touch a row twice).
+std::string upsertSet(const std::string& table, const std::string& cols, const std::string& exprs,
+                      const std::string& on_conflict, int params) {
+  std::string rowtype = "p1 text, p5 text";
+  for (int i = 7; i <= params; ++i) rowtype += ", p" + std::to_string(i) + " text";
+  // Renumber the single-record expressions: per-record parameters become inp.pN, shared ones stay $N.
+  std::string mapped;
+  static const std::regex kParam(R"(\$([0-9]+))");
+  auto last = exprs.cbegin();
+  for (std::sregex_iterator m(exprs.begin(), exprs.end(), kParam), end; m != end; ++m) {
+    mapped.append(last, exprs.cbegin() + m->position());
+    const int n = std::stoi((*m)[1].str());
+    mapped += n == 2 || n == 3 ? "$" + std::to_string(n)
+              : n == 4         ? std::string("$5")
+              : n == 6         ? std::string("$4")
+                               : "inp.p" + std::to_string(n);
+    last = exprs.cbegin() + m->position() + m->length();
+  }
+  mapped.append(last, exprs.cend());
+  return "with inp as materialized (select * from json_to_recordset($1::json) as inp(" + rowtype +
+         ")), "
+         "r as (insert into agent.record_revisions (record_id, company_id, user_id, kind, revision, device_id) "
+         "select inp.p1::uuid, $2::uuid, $3::uuid, $5, inp.p5::bigint, $4::uuid from inp "
+         "on conflict (record_id) do update set revision = excluded.revision, device_id = excluded.device_id, "
+         "received_at = now() where record_revisions.revision < excluded.revision "
+         "and record_revisions.kind = excluded.kind and record_revisions.user_id = excluded.user_id "
+         "returning record_id), k as (insert into public." +
+         table + " (id, company_id, user_id, " + cols + ") select inp.p1::uuid, $2::uuid, $3::uuid, " + mapped +
+         " from inp join r on r.record_id = inp.p1::uuid " + on_conflict + ") select record_id::text from r";
+}
+
+KindSql upsert(const char* table, const char* cols, const char* exprs, const char* on_conflict) {
+  const std::string kind = table;
+  int params = 6;
+  static const std::regex kParam(R"(\$([0-9]+))");
+  const std::string e = exprs;
+  for (std::sregex_iterator m(e.begin(), e.end(), kParam), end; m != end; ++m) {
+    params = std::max(params, std::stoi((*m)[1].str()));
+  }
+  return KindSql{"wm_up_" + kind, upsertOne(table, cols, exprs, on_conflict), "wm_set_" + kind,
+                 upsertSet(table, cols, exprs, on_conflict, params), params};
+}
+
 #define WM_TS(n) "'epoch'::timestamptz + $" #n "::bigint * interval '1 millisecond'"
 #define WM_TS_OPT(n) "case when $" #n "::bigint is null then null else " WM_TS(n) " end"
 
-const std::string kTimeEntry =
+const KindSql kTimeEntry =
     upsert("time_entries", "project_id, task_id, started_at, ended_at, duration_ms, source, note",
            "(select p.id from public.projects p where p.id = $7::uuid and p.company_id = $2::uuid), "
            "(select t.id from public.tasks t where t.id = $8::uuid and t.company_id = $2::uuid), " WM_TS(
@@ -41,7 +87,7 @@ const std::string kTimeEntry =
            "on conflict (id) do update set project_id = excluded.project_id, task_id = excluded.task_id, "
            "started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, "
            "source = excluded.source, note = excluded.note, updated_at = now()");
-const std::string kIdle = upsert(
+const KindSql kIdle = upsert(
     "idle_periods", "time_entry_id, started_at, ended_at, duration_ms, decision, decided_at",
     "(select t.id from public.time_entries t where t.id = $7::uuid and t.user_id = $3::uuid), " WM_TS(8) ", " WM_TS_OPT(
         9) ", $10::bigint, $11, case when $11 = 'pending' then null else now() end",
@@ -49,45 +95,44 @@ const std::string kIdle = upsert(
     "started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, "
     "decision = excluded.decision, decided_at = coalesce(idle_periods.decided_at, excluded.decided_at), "
     "updated_at = now()");
-const std::string kBreak = upsert(
+const KindSql kBreak = upsert(
     "breaks", "started_at, ended_at, duration_ms, break_type, note",
     WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11",
     "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
     "duration_ms = excluded.duration_ms, break_type = excluded.break_type, note = excluded.note, updated_at = now()");
-const std::string kApp =
+const KindSql kApp =
     upsert("app_usage", "started_at, ended_at, duration_ms, app_name, exe_path, window_title, details",
            WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11, $12, $13::jsonb",
            "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
            "duration_ms = excluded.duration_ms, app_name = excluded.app_name, exe_path = excluded.exe_path, "
            "window_title = excluded.window_title, details = excluded.details");
-const std::string kWeb =
+const KindSql kWeb =
     upsert("website_usage", "started_at, ended_at, duration_ms, domain, url, title, browser, details",
            WM_TS(7) ", " WM_TS_OPT(8) ", $9::bigint, $10, $11, $12, $13, $14::jsonb",
            "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
            "duration_ms = excluded.duration_ms, domain = excluded.domain, url = excluded.url, title = excluded.title, "
            "browser = excluded.browser, details = excluded.details");
-const std::string kActivity =
+const KindSql kActivity =
     upsert("activity_logs", "started_at, ended_at, keystrokes, mouse_events, active_ms",
            WM_TS(7) ", " WM_TS(8) ", $9::integer, $10::integer, $11::bigint",
            "on conflict (id) do update set started_at = excluded.started_at, ended_at = excluded.ended_at, "
            "keystrokes = excluded.keystrokes, mouse_events = excluded.mouse_events, active_ms = excluded.active_ms");
-const std::string kScreenshot = upsert(
+const KindSql kScreenshot = upsert(
     "screenshots", "taken_at, storage_key, width, height, blurred, time_entry_id",
     WM_TS(7) ", $8, $9::integer, $10::integer, $11::boolean, "
              "(select t.id from public.time_entries t where t.id = $12::uuid and t.user_id = $3::uuid)",
     // The image's key is the server's (set by the upload); metadata revisions never overwrite it.
     "on conflict (id) do update set taken_at = excluded.taken_at, width = excluded.width, height = excluded.height, "
     "blurred = excluded.blurred, time_entry_id = coalesce(excluded.time_entry_id, screenshots.time_entry_id)");
-const std::string kUsb =
-    upsert("usb_events", "occurred_at, action, vendor_id, product_id, serial, device_name, is_storage",
-           WM_TS(7) ", $8, $9, $10, $11, $12, $13::boolean", "on conflict (id) do nothing");
-const std::string kConsent = upsert(
+const KindSql kUsb = upsert("usb_events", "occurred_at, action, vendor_id, product_id, serial, device_name, is_storage",
+                            WM_TS(7) ", $8, $9, $10, $11, $12, $13::boolean", "on conflict (id) do nothing");
+const KindSql kConsent = upsert(
     "consent_audit_log", "created_at, consent_type, action, policy_version, source, agreement_id",
     WM_TS(7) ", $8, $9, $10, $11, "
              "(select w.id from public.work_agreements w where w.id = $12::uuid and w.company_id = $2::uuid)",
     "on conflict (id) do nothing");
-const std::string kIncident = upsert("dlp_incidents", "detected_at, kind, severity, resource, action_taken, details",
-                                     WM_TS(7) ", $8, $9, $10, $11, $12::jsonb", "on conflict (id) do nothing");
+const KindSql kIncident = upsert("dlp_incidents", "detected_at, kind, severity, resource, action_taken, details",
+                                 WM_TS(7) ", $8, $9, $10, $11, $12::jsonb", "on conflict (id) do nothing");
 
 // --- field readers: absent → fallback; present with the wrong type or too long → a rejection reason ---
 struct Reader {
@@ -157,6 +202,21 @@ db::Param opt(const std::optional<long long>& v) { return v ? db::Param(std::to_
 
 }  // namespace
 
+std::string setRows(const KindSql& kind, const std::vector<const MappedRecord*>& records) {
+  json rows = json::array();
+  for (const MappedRecord* m : records) {
+    const auto& p = m->params;
+    json row = json::object();
+    row["p1"] = p[0].value_or("");
+    row["p5"] = p[4].value_or("0");
+    for (int n = 7; n <= kind.params && n <= static_cast<int>(p.size()); ++n) {
+      row["p" + std::to_string(n)] = p[n - 1] ? json(*p[n - 1]) : json(nullptr);
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
   if (r.start_ms < kMinMs) return fail(Errc::kInvalidInput, "start_ms is before 2000-01-01");
   if (r.start_ms > now_ms + kFutureSkewMs) return fail(Errc::kInvalidInput, "start_ms is in the future");
@@ -176,7 +236,7 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
   const std::string dur = std::to_string(r.duration_ms);
   switch (r.kind) {
     case api::RecordKind::kTimeEntry: {
-      m.statement = "wm_up_time_entry", m.sql = &kTimeEntry;
+      m.kind = &kTimeEntry;
       auto source = d.str("source", 64, "agent");
       // The agent's sources (after_idle, after_break, ...) are all "agent" in the table's vocabulary.
       const char* kSources[] = {"agent", "manual", "timer", "import"};
@@ -188,7 +248,7 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
       break;
     }
     case api::RecordKind::kIdlePeriod: {
-      m.statement = "wm_up_idle", m.sql = &kIdle;
+      m.kind = &kIdle;
       // The agent's decisions → the table's (migrations/README.md).
       static const std::map<std::string, std::string> kDecisions{
           {"pending", "pending"},   {"keep", "kept"},           {"kept", "kept"},
@@ -201,17 +261,17 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
       break;
     }
     case api::RecordKind::kBreak:
-      m.statement = "wm_up_break", m.sql = &kBreak;
+      m.kind = &kBreak;
       p.insert(p.end(), {start, end, dur, d.oneOf("break_type", {"rest", "meal", "other"}, "rest"),
                          d.str("note", 4096, d.str("reason", 64))});
       break;
     case api::RecordKind::kAppUsage:
-      m.statement = "wm_up_app", m.sql = &kApp;
+      m.kind = &kApp;
       p.insert(p.end(), {start, end, dur, d.str("app", 512, "").value_or(""), d.str("exe_path", 4096),
                          d.str("title", 4096), d.details({"app", "exe_path", "title"})});
       break;
     case api::RecordKind::kWebsiteUsage: {
-      m.statement = "wm_up_web", m.sql = &kWeb;
+      m.kind = &kWeb;
       auto domain = d.str("domain", 253);
       if (!domain || domain->empty()) d.fail("domain is required");
       p.insert(p.end(), {start, end, dur, domain.value_or(""), d.str("url", 8192), d.str("title", 4096),
@@ -219,14 +279,14 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
       break;
     }
     case api::RecordKind::kActivity:
-      m.statement = "wm_up_activity", m.sql = &kActivity;
+      m.kind = &kActivity;
       if (!r.end_ms) return fail(Errc::kInvalidInput, "an activity record must be closed (end_ms)");
       p.insert(p.end(), {start, end, std::to_string(d.integer("keystrokes", 0, 1 << 30, 0)),
                          std::to_string(d.integer("mouse_events", 0, 1 << 30, 0)),
                          std::to_string(d.integer("active_ms", 0, kMaxSpanMs, r.duration_ms))});
       break;
     case api::RecordKind::kScreenshot:
-      m.statement = "wm_up_screenshot", m.sql = &kScreenshot;
+      m.kind = &kScreenshot;
       p.insert(p.end(),
                {start, "pending/" + r.id, opt(d.integer("width", 1, 100000, -1)),
                 opt(d.integer("height", 1, 100000, -1)), d.boolean("blurred", false), d.uuid("time_entry_id")});
@@ -234,13 +294,13 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
       if (p[9] == db::Param("-1")) p[9] = std::nullopt;
       break;
     case api::RecordKind::kUsbEvent:
-      m.statement = "wm_up_usb", m.sql = &kUsb;
+      m.kind = &kUsb;
       p.insert(p.end(), {start, d.oneOf("action", {"connected", "disconnected", "blocked"}, "connected"),
                          d.str("vendor_id", 64), d.str("product_id", 64), d.str("serial", 256),
                          d.str("device_name", 512), d.boolean("is_storage", false)});
       break;
     case api::RecordKind::kConsentEvent:
-      m.statement = "wm_up_consent", m.sql = &kConsent;
+      m.kind = &kConsent;
       p.insert(p.end(), {start,
                          d.oneOf("consent_type",
                                  {"auto_tracking", "screenshots", "screen_recording", "activity", "app_usage",
@@ -250,7 +310,7 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
                          d.oneOf("source", {"agent", "web", "admin_import"}, "agent"), d.uuid("agreement_id")});
       break;
     case api::RecordKind::kIncident:
-      m.statement = "wm_up_incident", m.sql = &kIncident;
+      m.kind = &kIncident;
       p.insert(p.end(),
                {start,
                 d.oneOf("kind", {"usb_copy", "upload", "clipboard", "print", "blocked_app", "blocked_site", "other"},

@@ -10,11 +10,22 @@
 
 namespace wm::server::http {
 
+/// A kind's upsert statements: one record (parameters $1..$params), or all of a batch's records of the kind
+/// at once (see upsertSet in record_mapping.cpp).
+struct KindSql {
+  std::string one_name, one_sql;
+  std::string set_name, set_sql;
+  int params = 6;
+};
+
 struct MappedRecord {
-  std::string statement;   // prepared-statement name
-  const std::string* sql;  // its text
+  const KindSql* kind = nullptr;
   std::vector<db::Param> params;
 };
+
+/// The set statement's $1 (a JSON array) for records of one kind, each id at most once. $2..$5 are company,
+/// user, device and the kind's name (params[3] of any of them).
+std::string setRows(const KindSql& kind, const std::vector<const MappedRecord*>& records);
 
 /// Validates a parsed record for storage and builds its upsert; the error message is the rejection reason.
 /// $1..$6 are id, company, user, kind, revision, device; the caller fills company/user/device.
