@@ -28,6 +28,56 @@ void readSeconds(const json& j, const char* key, int64_t lo, int64_t hi, Millis&
   if (readInt(j, key, lo, hi, s, problems)) out = Millis(s * 1000);
 }
 
+void readBool(const json& j, const char* key, bool& out, std::vector<std::string>& problems) {
+  auto it = j.find(key);
+  if (it == j.end()) return;
+  if (it->is_boolean())
+    out = it->get<bool>();
+  else
+    problems.push_back(std::string(key) + ": must be true or false; using " + (out ? "true" : "false"));
+}
+
+void readInt32(const json& j, const char* key, int lo, int hi, int& out, std::vector<std::string>& problems) {
+  int64_t v = out;
+  if (readInt(j, key, lo, hi, v, problems)) out = static_cast<int>(v);
+}
+
+void readChoice(const json& j, const char* key, std::initializer_list<const char*> allowed, std::string& out,
+                std::vector<std::string>& problems) {
+  auto it = j.find(key);
+  if (it == j.end()) return;
+  if (it->is_string()) {
+    for (const char* a : allowed) {
+      if (it->get_ref<const std::string&>() == a) {
+        out = a;
+        return;
+      }
+    }
+  }
+  std::string list;
+  for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  problems.push_back(std::string(key) + ": must be one of " + list + "; using " + out);
+}
+
+void readStrings(const json& j, const char* key, size_t max_items, std::vector<std::string>& out,
+                 std::vector<std::string>& problems) {
+  auto it = j.find(key);
+  if (it == j.end()) return;
+  bool ok = it->is_array() && it->size() <= max_items;
+  if (ok) {
+    for (const auto& v : *it)
+      ok = ok && v.is_string() && !v.get_ref<const std::string&>().empty() &&
+           v.get_ref<const std::string&>().size() <= 256;
+  }
+  if (!ok) {
+    problems.push_back(std::string(key) + ": must be a list of at most " + std::to_string(max_items) +
+                       " non-empty names; keeping the previous list");
+    return;
+  }
+  out.clear();
+  for (const auto& v : *it) out.push_back(v.get<std::string>());
+}
+
 }  // namespace
 
 LoadedConfig configFromJson(const json& j) {
@@ -63,9 +113,48 @@ LoadedConfig configFromJson(const json& j) {
   int64_t days = c.outbox_max_age.count() / (24 * 3600 * 1000LL);
   if (readInt(j, "outbox_max_age_days", 1, 3650, days, p)) c.outbox_max_age = Millis(days * 24 * 3600 * 1000LL);
 
-  static const char* kKnown[] = {"idle_threshold_s",   "idle_decision_timeout_s", "pulse_s",       "resume_window_s",
-                                 "heartbeat_s",        "idle_default_decision",   "auto_tracking", "outbox_max_mb",
-                                 "outbox_max_age_days"};
+  ScreenshotConfig& sc = c.screenshots;
+  readBool(j, "screenshots_enabled", sc.enabled, p);
+  readSeconds(j, "screenshot_interval_s", 60, 24 * 3600, sc.interval, p);
+  readInt32(j, "screenshots_per_interval", 1, 10, sc.per_interval, p);
+  readInt32(j, "screenshot_max_width", 320, 7680, sc.max_width, p);
+  readBool(j, "screenshot_blur", sc.blur, p);
+  readChoice(j, "screenshot_format", {"jpeg", "webp"}, sc.format, p);
+  readInt32(j, "screenshot_quality", 1, 100, sc.quality, p);
+  readBool(j, "screenshot_notify", sc.notify, p);
+  readStrings(j, "screenshot_excluded_apps", 200, sc.excluded_apps, p);
+  CollectorConfig& cc = c.collectors;
+  readBool(j, "activity_counts", cc.activity_counts, p);
+  readBool(j, "usb_events", cc.usb_events, p);
+  readBool(j, "website_usage", cc.website_usage, p);
+  readBool(j, "website_domain_only", cc.website_domain_only, p);
+  std::string lock = cc.lock_as_break ? "break" : "idle";
+  readChoice(j, "lock_counts_as", {"idle", "break"}, lock, p);
+  cc.lock_as_break = lock == "break";
+
+  static const char* kKnown[] = {"idle_threshold_s",
+                                 "idle_decision_timeout_s",
+                                 "pulse_s",
+                                 "resume_window_s",
+                                 "heartbeat_s",
+                                 "idle_default_decision",
+                                 "auto_tracking",
+                                 "outbox_max_mb",
+                                 "outbox_max_age_days",
+                                 "screenshots_enabled",
+                                 "screenshot_interval_s",
+                                 "screenshots_per_interval",
+                                 "screenshot_max_width",
+                                 "screenshot_blur",
+                                 "screenshot_format",
+                                 "screenshot_quality",
+                                 "screenshot_notify",
+                                 "screenshot_excluded_apps",
+                                 "activity_counts",
+                                 "usb_events",
+                                 "website_usage",
+                                 "website_domain_only",
+                                 "lock_counts_as"};
   for (const auto& [key, value] : j.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -105,7 +194,21 @@ json configToJson(const AgentConfig& c) {
               {"heartbeat_s", c.tracker.heartbeat_interval.count() / 1000},
               {"auto_tracking", c.tracker.auto_tracking},
               {"outbox_max_mb", c.outbox_max_bytes / (1024 * 1024)},
-              {"outbox_max_age_days", c.outbox_max_age.count() / (24 * 3600 * 1000LL)}};
+              {"outbox_max_age_days", c.outbox_max_age.count() / (24 * 3600 * 1000LL)},
+              {"screenshots_enabled", c.screenshots.enabled},
+              {"screenshot_interval_s", c.screenshots.interval.count() / 1000},
+              {"screenshots_per_interval", c.screenshots.per_interval},
+              {"screenshot_max_width", c.screenshots.max_width},
+              {"screenshot_blur", c.screenshots.blur},
+              {"screenshot_format", c.screenshots.format},
+              {"screenshot_quality", c.screenshots.quality},
+              {"screenshot_notify", c.screenshots.notify},
+              {"screenshot_excluded_apps", c.screenshots.excluded_apps},
+              {"activity_counts", c.collectors.activity_counts},
+              {"usb_events", c.collectors.usb_events},
+              {"website_usage", c.collectors.website_usage},
+              {"website_domain_only", c.collectors.website_domain_only},
+              {"lock_counts_as", c.collectors.lock_as_break ? "break" : "idle"}};
 }
 
 }  // namespace wm::agent

@@ -501,6 +501,8 @@ json Tracker::stateName() const {
   return config_.auto_tracking ? "auto_tracking" : "not_tracking";
 }
 
+bool Tracker::collecting() const { return (timerRunning() || config_.auto_tracking) && !idle_ && !pending_ && !break_; }
+
 json Tracker::status() const {
   const MonoTime now = clock_.mono();
   json s{{"state", stateName()}, {"now", formatUtc(clock_.wall())}};

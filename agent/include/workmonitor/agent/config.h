@@ -12,8 +12,36 @@
 
 namespace wm::agent {
 
+/// Screenshots (issue 6): a random moment inside each interval, never while idle, on a break, locked or not
+/// tracking; redacted and downscaled on the device.
+struct ScreenshotConfig {
+  bool enabled = true;
+  Millis interval{std::chrono::minutes(10)};
+  int per_interval = 1;
+  int max_width = 1920;  // wider monitors are downscaled to this (aspect kept)
+  bool blur = false;
+  std::string format = "jpeg";  // jpeg or webp
+  int quality = 75;             // 1..100
+  bool notify = true;           // a pushed event (the tray shows a notice) when a shot is taken
+  /// Apps whose windows are blacked out before the image touches the disk (matched case-insensitively
+  /// against the app name, WM_CLASS or executable name).
+  std::vector<std::string> excluded_apps{"keepassxc", "keepass2",      "1password", "bitwarden",
+                                         "seahorse",  "gnome-keyring", "lastpass",  "enpass"};
+};
+
+/// What else is collected, each switchable by the profile.
+struct CollectorConfig {
+  bool activity_counts = true;       // keyboard/mouse event counts per minute (never keys or positions)
+  bool usb_events = true;            // USB connected / disconnected / present at start
+  bool website_usage = true;         // tab messages from the browser extension
+  bool website_domain_only = false;  // keep only the domain of a URL
+  bool lock_as_break = false;        // a locked screen is idle (default) or a break
+};
+
 struct AgentConfig {
   TrackerConfig tracker;
+  ScreenshotConfig screenshots;
+  CollectorConfig collectors;
   int64_t outbox_max_bytes = 512LL * 1024 * 1024;
   Millis outbox_max_age{std::chrono::hours(24 * 30)};
 };

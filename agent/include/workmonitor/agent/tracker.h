@@ -98,6 +98,9 @@ class Tracker {
   void shutdown();
 
   nlohmann::json status() const;
+  /// True while the user is working: a timer runs (or auto tracking is on) and the user is not idle, not
+  /// on a break and not asleep. Collectors (screenshots, activity counts) record only then.
+  bool collecting() const;
   /// When tick() next has something to do.
   MonoTime nextDeadline() const;
   const TrackerConfig& config() const { return config_; }
