@@ -16,6 +16,7 @@
 #include "workmonitor/agent/report.h"
 #include "workmonitor/agent/sync_service.h"
 #include "workmonitor/agent/tracker.h"
+#include "workmonitor/agent/website_usage.h"
 #include "workmonitor/platform/foreground.h"
 #include "workmonitor/platform/idle.h"
 #include "workmonitor/sync/outbox.h"
@@ -56,6 +57,10 @@ std::string requireString(const json& args, const char* key, size_t max, Error* 
   return it->get<std::string>();
 }
 
+WebsiteConfig websiteConfig(const AgentConfig& c) {
+  return WebsiteConfig{c.collectors.website_usage, c.collectors.website_domain_only, c.tracker.pulse};
+}
+
 class Daemon {
  public:
   Daemon(const DaemonOptions& o, const SyncServiceOptions& s) : options_(o), sync_options_(s) {}
@@ -81,7 +86,8 @@ class Daemon {
   std::unique_ptr<sync::Outbox> outbox_;
   std::unique_ptr<OutboxSink> sink_;
   std::unique_ptr<Tracker> tracker_;
-  std::unique_ptr<SyncService> sync_;  // after the outbox: stopped and destroyed before it
+  std::unique_ptr<WebsiteTracker> web_;  // website spans from the browsers' `tab` messages
+  std::unique_ptr<SyncService> sync_;    // after the outbox: stopped and destroyed before it
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<platform::IdleWatcher> idle_;
   std::unique_ptr<platform::ForegroundWatcher> foreground_;
@@ -139,6 +145,7 @@ int Daemon::run() {
   tracker_ = std::make_unique<Tracker>(clock_, ids_, *sink_, config_.config.tracker,
                                        [this](const std::string& name, const json& data) {
                                          if (server_) server_->broadcast(name, data);
+                                         if (name == "state" && web_) web_->refresh();  // working or not
                                          if (name == "idle_return") spdlog::info("back from idle: {}", data.dump());
                                        });
   RestoredState restored;
@@ -156,6 +163,8 @@ int Daemon::run() {
     }
   }
   tracker_->restore(restored);
+  web_ = std::make_unique<WebsiteTracker>(clock_, ids_, *sink_, websiteConfig(config_.config),
+                                          [this] { return tracker_->collecting(); });
   sync_ = std::make_unique<SyncService>(sync_options_, *outbox_, clock_, io_, config_.config,
                                         [this](const AgentConfig& c) { applyConfig(c); });
 
@@ -208,7 +217,9 @@ void Daemon::startWatchers() {
   foreground_ = platform::makeForegroundWatcher();
   auto fok = foreground_->start([this](const platform::WindowInfo& w) {
     asio::post(io_, [this, w] {
-      if (!stopping_) tracker_->onWindow(w);
+      if (stopping_) return;
+      tracker_->onWindow(w);
+      web_->onWindow(w);
     });
   });
   if (!fok) {
@@ -226,6 +237,7 @@ void Daemon::applyConfig(const AgentConfig& c) {
   const bool new_threshold = c.tracker.idle_threshold != config_.config.tracker.idle_threshold;
   config_.config = c;  // what `doctor` shows is what is in force
   tracker_->setConfig(c.tracker);
+  web_->setConfig(websiteConfig(c));
   if (new_threshold && idle_) {
     // The watcher sleeps until the old threshold could be reached; restart it with the new one.
     idle_->stop();
@@ -256,6 +268,7 @@ void Daemon::shutdown() {
   stopping_ = true;
   if (idle_) idle_->stop();
   if (foreground_) foreground_->stop();
+  web_->shutdown();
   tracker_->shutdown();
   sync_->stop();  // cancels a request in flight; what was not acknowledged stays queued for the next run
   if (auto ok = outbox_->flush(); !ok) spdlog::error("final outbox commit failed: {}", ok.error().message);
@@ -284,6 +297,7 @@ json Daemon::statusJson() {
                    {"quarantined", st->quarantined}};
   }
   s["sync"] = sync_->statusJson();
+  s["website"] = web_->status();
   return s;
 }
 
@@ -341,7 +355,7 @@ Result<json> Daemon::handle(const protocol::Request& req) {
       return fail(Errc::kInvalidInput, "report needs integer from_ms < to_ms");
     sync::RecordQuery q;
     q.kinds = {api::RecordKind::kTimeEntry, api::RecordKind::kAppUsage, api::RecordKind::kIdlePeriod,
-               api::RecordKind::kBreak};
+               api::RecordKind::kBreak, api::RecordKind::kWebsiteUsage};
     q.from_ms = from->get<int64_t>();
     q.to_ms = to->get<int64_t>();
     auto records = outbox_->query(q);
@@ -349,6 +363,11 @@ Result<json> Daemon::handle(const protocol::Request& req) {
     return buildReport(*records, q.from_ms, q.to_ms, toUnixMs(clock_.wall()));
   }
   if (req.cmd == "doctor") return doctorJson();
+  if (req.cmd == "tab") {
+    auto tab = tabFromJson(a);
+    if (!tab) return std::unexpected(tab.error());
+    return web_->onTab(*tab);
+  }
   if (auto r = sync_->handle(req)) return std::move(*r);
   return fail(Errc::kInvalidInput, "unknown command '" + req.cmd + "'");
 }

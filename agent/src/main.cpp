@@ -249,6 +249,14 @@ int main(int argc, char** argv) {
 
   auto* watch = app.add_subcommand("watch", "Print the agent's events as JSON lines until interrupted");
   auto* version = app.add_subcommand("version", "Print the version");
+  std::string tab_browser, tab_url, tab_title;
+  bool tab_incognito = false;
+  auto* tab = app.add_subcommand("tab", "Report a browser's active tab (what the browser extension's host sends)");
+  tab->add_option("--browser", tab_browser, "chrome, chromium, firefox, edge, ...")->required();
+  tab->add_option("--url", tab_url, "The tab's URL (only scheme, host and path are ever stored)");
+  tab->add_option("--title", tab_title, "The tab's title");
+  tab->add_flag("--incognito", tab_incognito, "A private window: never recorded");
+  tab->add_flag("--json", g.json_out);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -347,6 +355,13 @@ int main(int argc, char** argv) {
     if ((rc = runJob(g, "sync", json::object(), &out)) != 0) return rc;
     std::cout << "Uploaded " << out.value("uploaded", 0) << " records; " << out.value("pending", 0) << " still queued, "
               << out.value("quarantined", 0) << " quarantined\n";
+  } else if (*tab) {
+    json args{{"browser", tab_browser}, {"url", tab_url}, {"title", tab_title}, {"incognito", tab_incognito}};
+    if ((rc = call(g, "tab", args, &out)) != 0) return rc;
+    if (g.json_out)
+      std::cout << out.dump() << "\n";
+    else
+      std::cout << (out.value("recording", false) ? "recording" : "not recorded: " + field(out, "reason")) << "\n";
   } else if (*watch) {
     auto client = ControlClient::connect(paths(g).socket);
     if (!client) {

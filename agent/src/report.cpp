@@ -31,7 +31,7 @@ json sortedTotals(const std::map<std::string, int64_t>& totals, const char* key)
 }  // namespace
 
 json buildReport(const std::vector<Record>& records, int64_t from_ms, int64_t to_ms, int64_t now_ms) {
-  std::map<std::string, int64_t> projects, apps, idle_by_decision;
+  std::map<std::string, int64_t> projects, apps, sites, idle_by_decision;
   std::map<std::string, std::map<std::string, int64_t>> titles;
   int64_t tracked = 0, idle_ms = 0, break_ms = 0, idle_count = 0, break_count = 0;
   json entries = json::array();
@@ -58,6 +58,9 @@ json buildReport(const std::vector<Record>& records, int64_t from_ms, int64_t to
         titles[app][r.data.value("title", "")] += ms;
         break;
       }
+      case RecordKind::kWebsiteUsage:
+        sites[r.data.value("domain", "(unknown)")] += ms;
+        break;
       case RecordKind::kIdlePeriod:
         idle_ms += ms;
         ++idle_count;
@@ -82,6 +85,7 @@ json buildReport(const std::vector<Record>& records, int64_t from_ms, int64_t to
               {"tracked_ms", tracked},
               {"projects", sortedTotals(projects, "project_id")},
               {"apps", app_list},
+              {"websites", sortedTotals(sites, "domain")},
               {"idle", {{"count", idle_count}, {"ms", idle_ms}, {"by_decision", idle_by_decision}}},
               {"breaks", {{"count", break_count}, {"ms", break_ms}}},
               {"entries", entries}};
@@ -111,6 +115,11 @@ std::string formatReport(const json& r) {
     out << "  " << a["app"].get<std::string>() << ": " << formatDuration(a["ms"].get<int64_t>()) << "\n";
     for (const auto& t : a["top_titles"])
       out << "      " << formatDuration(t["ms"].get<int64_t>()) << "  " << t["title"].get<std::string>() << "\n";
+  }
+  if (r.contains("websites") && !r["websites"].empty()) {
+    out << "Websites:\n";
+    for (const auto& w : r["websites"])
+      out << "  " << w["domain"].get<std::string>() << ": " << formatDuration(w["ms"].get<int64_t>()) << "\n";
   }
   const json& idle = r["idle"];
   out << "Idle: " << idle["count"].get<int64_t>() << " period(s), " << formatDuration(idle["ms"].get<int64_t>());

@@ -238,5 +238,67 @@ TEST_F(AgentE2E, WithoutADisplayTheAgentSaysSoAndStillTracksTime) {
   EXPECT_EQ(call("stop")["state"], "not_tracking");
 }
 
+// Website usage through the `tab` message: recorded only while that browser is in front and the timer runs,
+// never for incognito, without query strings. The "browser" is an xterm dressed as Chromium (WM_CLASS
+// Chromium/chromium): the real browser extension comes with its own issue.
+TEST_F(AgentE2E, TabMessagesBecomeWebsiteSpansOnlyWhileTheBrowserIsInFront) {
+  writeConfig(json{{"idle_threshold_s", 60}, {"heartbeat_s", 1}, {"pulse_s", 1}});
+  pid_t browser = x_->spawn({"xterm", "-class", "Chromium", "-name", "chromium", "-T", "Fake browser"});
+  ASSERT_GT(browser, 0);
+  auto browser_win = x_->waitForWindow("Fake browser");
+  auto other = x_->openXterm("Editor window");
+  ASSERT_TRUE(browser_win && other);
+  ASSERT_TRUE(x_->activate(other->second));
+  startAgent();
+  auto tab = [&](const std::string& url, bool incognito = false) {
+    std::vector<std::string> argv{WM_AGENT_BINARY, "--socket", socket_.string(), "tab",       "--browser", "chromium",
+                                  "--url",         url,        "--title",        "Docs page", "--json"};
+    if (incognito) argv.push_back("--incognito");
+    auto r = x_->run(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    return json::parse(r.out, nullptr, false);
+  };
+  // Not tracking yet: nothing.
+  EXPECT_EQ(tab("https://docs.example.com/guide?session=s3cr3t#part2")["recording"], false);
+  call("start", {{"project_id", "p"}});
+  // Tracking, but the browser is behind the editor.
+  EXPECT_EQ(tab("https://docs.example.com/guide?session=s3cr3t#part2")["reason"],
+            "the browser is not the foreground app");
+  ASSERT_TRUE(x_->activate(*browser_win));
+  ASSERT_TRUE(test::waitUntil([&] { return call("status")["website"].value("recording", false); }, 5s))
+      << call("status").dump();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(tab("https://private.example.org/inbox", true)["recording"], false);
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(x_->activate(other->second));
+  ASSERT_TRUE(test::waitUntil([&] { return !call("status")["website"].value("recording", true); }, 5s));
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  json report = call("report", {{"from_ms", now - 3'600'000}, {"to_ms", now + 60'000}});
+  ASSERT_EQ(report["websites"].size(), 1u) << report.dump();
+  EXPECT_EQ(report["websites"][0]["domain"], "docs.example.com");
+  ASSERT_EQ(stopAgent(SIGTERM), 0);
+
+  auto sites = stored({api::RecordKind::kWebsiteUsage});
+  ASSERT_EQ(sites.size(), 1u);
+  EXPECT_EQ(sites[0].data["domain"], "docs.example.com");
+  EXPECT_EQ(sites[0].data["url"], "https://docs.example.com/guide");
+  EXPECT_EQ(sites[0].data["browser"], "chromium");
+  EXPECT_FALSE(sites[0].isOpen());
+  EXPECT_GE(sites[0].duration_ms, 1000);
+  // Nothing of the query string, the fragment or the incognito tab is anywhere in the outbox file.
+  std::string bytes;
+  for (const char* file : {"outbox.db", "outbox.db-wal"}) {
+    std::ifstream in(dir_ / "state" / file, std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_FALSE(bytes.empty());
+  for (const char* secret : {"s3cr3t", "part2", "private.example.org"}) {
+    EXPECT_EQ(bytes.find(secret), std::string::npos) << secret;
+  }
+  x_->terminate(browser);
+}
+
 }  // namespace
 }  // namespace wm

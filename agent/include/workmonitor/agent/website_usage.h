@@ -1,0 +1,91 @@
+// Website usage from browsers' `tab` messages (the extension's native-messaging host sends them over the
+// control socket). A span is recorded only while that browser is the foreground app and the user is working;
+// incognito tabs never; query strings and fragments never; optionally only the domain. Spans are merged
+// ActivityWatch-style like app spans. Single-threaded (the daemon's io thread), free of I/O of its own.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "workmonitor/agent/tracker.h"
+#include "workmonitor/api/records.h"
+#include "workmonitor/common/clock.h"
+#include "workmonitor/common/result.h"
+#include "workmonitor/common/uuid.h"
+#include "workmonitor/platform/foreground.h"
+
+namespace wm::agent {
+
+/// What a browser reports about its active tab.
+struct TabInfo {
+  std::string browser;  // chrome, chromium, firefox, edge, brave, opera, vivaldi, ... (lower case)
+  std::string url;      // empty: no active tab (the browser has no window or only its own pages)
+  std::string title;
+  bool incognito = false;
+};
+
+/// A `tab` request's arguments, validated; the error says which field is wrong.
+Result<TabInfo> tabFromJson(const nlohmann::json& args);
+
+/// A URL reduced to what may be stored: http(s) only, no user info, no query string, no fragment, the host
+/// in lower case. nullopt for anything else (browser pages, file://, data:, malformed).
+struct CleanUrl {
+  std::string scheme;  // http or https
+  std::string host;    // lower case, without port
+  std::string url;     // scheme://host[:port]/path
+};
+std::optional<CleanUrl> cleanUrl(std::string_view url);
+
+/// Whether the foreground window belongs to `browser` (its app name, WM_CLASS or executable).
+bool isBrowserWindow(const std::string& browser, const platform::WindowInfo& window);
+
+struct WebsiteConfig {
+  bool enabled = true;
+  bool domain_only = false;  // keep the domain only: no path, no title
+  Millis pulse{std::chrono::seconds(10)};
+};
+
+class WebsiteTracker {
+ public:
+  /// True while the user is working (Tracker::collecting()).
+  using Gate = std::function<bool()>;
+  WebsiteTracker(const Clock& clock, UuidV7Generator& ids, RecordSink& sink, WebsiteConfig config, Gate gate);
+
+  /// A browser's active tab changed. Returns {recording, reason} (reason says why nothing is recorded).
+  nlohmann::json onTab(const TabInfo& tab);
+  void onWindow(const platform::WindowInfo& window);
+  /// The gate may have changed (timer, idle, break, lock): open or close the span accordingly.
+  void refresh();
+  /// Every open span ends now.
+  void shutdown();
+  void setConfig(const WebsiteConfig& config);
+  nlohmann::json status() const;
+
+ private:
+  struct Open {
+    api::Record rec;
+    MonoTime mono_start;
+  };
+  /// What should be recorded right now, or nullopt with the reason.
+  std::optional<nlohmann::json> wanted(std::string* reason) const;
+  void update();
+  void close(MonoTime end);
+
+  const Clock& clock_;
+  UuidV7Generator& ids_;
+  RecordSink& sink_;
+  WebsiteConfig config_;
+  Gate gate_;
+  platform::WindowInfo window_;
+  std::map<std::string, TabInfo> tabs_;  // the last tab of each browser
+  std::optional<Open> open_;
+  std::optional<api::Record> last_;  // the last closed span, for heartbeat merging
+  MonoTime last_end_{};
+};
+
+}  // namespace wm::agent
