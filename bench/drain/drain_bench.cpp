@@ -71,7 +71,7 @@ long long count(server::db::Connection& c, const char* sql) { return must(c.quer
 }  // namespace
 
 int run() {
-  // WM_BENCH_SERVER_THREADS / WM_BENCH_POOL only for experiments; the defaults are `serve`'s.
+  // WM_BENCH_SERVER_THREADS / WM_BENCH_POOL / WM_BENCH_BATCH only for experiments; the defaults are `serve`'s.
   const int threads = envInt("WM_BENCH_SERVER_THREADS", 4);
   const int pool = envInt("WM_BENCH_POOL", 8);
   bench::BenchStack stack(1, "Drain Bench Co");
@@ -118,6 +118,7 @@ int run() {
   auto transport = sync::makeCurlTransport(sync::TransportOptions{});
   MemoryCredentials creds;
   sync::SyncOptions so;  // defaults: 500 records / 2 MiB per batch
+  if (const int b = envInt("WM_BENCH_BATCH", 0); b > 0) so.batch_max_records = static_cast<size_t>(b);
   so.server_url = url;
   so.seed = 1;
   const size_t batch = so.batch_max_records;
