@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <future>
+
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -11,14 +14,19 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "workmonitor/agent/activity.h"
 #include "workmonitor/agent/config.h"
 #include "workmonitor/agent/control_server.h"
 #include "workmonitor/agent/report.h"
+#include "workmonitor/agent/screenshots.h"
 #include "workmonitor/agent/sync_service.h"
 #include "workmonitor/agent/tracker.h"
+#include "workmonitor/agent/usb_events.h"
 #include "workmonitor/agent/website_usage.h"
 #include "workmonitor/platform/foreground.h"
 #include "workmonitor/platform/idle.h"
+#include "workmonitor/platform/input_counts.h"
+#include "workmonitor/platform/session_events.h"
 #include "workmonitor/sync/outbox.h"
 #include "workmonitor/sync/transport.h"
 
@@ -87,11 +95,28 @@ class Daemon {
   std::unique_ptr<OutboxSink> sink_;
   std::unique_ptr<Tracker> tracker_;
   std::unique_ptr<WebsiteTracker> web_;  // website spans from the browsers' `tab` messages
+  std::unique_ptr<UsbCollector> usb_;    // USB device events (issue 6)
   std::unique_ptr<SyncService> sync_;    // after the outbox: stopped and destroyed before it
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<platform::IdleWatcher> idle_;
   std::unique_ptr<platform::ForegroundWatcher> foreground_;
   std::string idle_problem_, window_problem_;
+  // --- lock, unlock, sleep, resume (issue 6) ---
+  void startSessionWatcher();
+  void onSessionEvent(platform::SessionEvent e);
+  std::unique_ptr<platform::SessionWatcher> session_;  // logind; its thread posts onto io_
+  std::string session_problem_;
+  std::atomic<bool> session_closing_{false};  // shutdown: a sleeping sink stops waiting for io_
+  // --- end session events ---
+  // --- keyboard/mouse activity counts (issue 6) ---
+  void setActivityCounting(bool on);
+  void armActivityTimer();
+  std::unique_ptr<platform::InputCounter> input_;  // the platform counter thread; posts onto io_
+  std::unique_ptr<ActivityAggregator> activity_;   // per-minute activity records, gated by collecting()
+  asio::steady_timer activity_timer_{io_};         // closes the open minute at its end
+  std::string activity_problem_;
+  // --- end activity counts ---
+  std::unique_ptr<ScreenshotService> shots_;  // screenshots (issue 6): spooled in <state>/screenshots
   WallTime started_at_;
   bool stopping_ = false;
 };
@@ -146,6 +171,10 @@ int Daemon::run() {
                                        [this](const std::string& name, const json& data) {
                                          if (server_) server_->broadcast(name, data);
                                          if (name == "state" && web_) web_->refresh();  // working or not
+                                         if (name == "state" && activity_) {  // activity counts: gate may have moved
+                                           activity_->refresh();
+                                           armActivityTimer();
+                                         }
                                          if (name == "idle_return") spdlog::info("back from idle: {}", data.dump());
                                        });
   RestoredState restored;
@@ -165,6 +194,7 @@ int Daemon::run() {
   tracker_->restore(restored);
   web_ = std::make_unique<WebsiteTracker>(clock_, ids_, *sink_, websiteConfig(config_.config),
                                           [this] { return tracker_->collecting(); });
+  sync_options_.screenshot_dir = paths.state_dir / "screenshots";  // screenshots (issue 6): the uploader's queue
   sync_ = std::make_unique<SyncService>(sync_options_, *outbox_, clock_, io_, config_.config,
                                         [this](const AgentConfig& c) { applyConfig(c); });
 
@@ -177,6 +207,30 @@ int Daemon::run() {
     return 1;
   }
   startWatchers();
+  startSessionWatcher();  // lock/sleep (issue 6)
+  // --- keyboard/mouse activity counts (issue 6): counted only while tracker_->collecting() ---
+  activity_ = std::make_unique<ActivityAggregator>(clock_, ids_, *sink_, [this] { return tracker_->collecting(); });
+  setActivityCounting(config_.config.collectors.activity_counts);
+  // --- end activity counts ---
+  // --- USB device events (issue 6): recorded whenever the agent runs and usb_events is on, timer or not ---
+  usb_ = std::make_unique<UsbCollector>(
+      platform::makeUsbWatcher(), clock_, ids_, *sink_,
+      [this](const std::string& name, const json& data) {
+        if (server_) server_->broadcast(name, data);
+      },
+      [this](std::function<void()> fn) { asio::post(io_, std::move(fn)); });
+  if (auto ok = usb_->setEnabled(config_.config.collectors.usb_events); !ok)
+    spdlog::warn("USB events off: {}", ok.error().message);
+  // --- end USB device events ---
+  // --- screenshots (issue 6): random moments per interval, taken only while tracker_->collecting() ---
+  shots_ = std::make_unique<ScreenshotService>(
+      io_, clock_, ids_, *sink_, platform::makeScreenCapturer(), paths.state_dir / "screenshots",
+      config_.config.screenshots, [this] { return tracker_->collecting(); },
+      [this] { return tracker_->currentEntryId(); },
+      [this](const std::string& name, const json& data) {
+        if (server_) server_->broadcast(name, data);
+      });
+  // --- end screenshots ---
   sync_->start();
   asio::signal_set signals(io_, SIGINT, SIGTERM);
   signals.async_wait([this](boost::system::error_code ec, int sig) {
@@ -238,6 +292,13 @@ void Daemon::applyConfig(const AgentConfig& c) {
   config_.config = c;  // what `doctor` shows is what is in force
   tracker_->setConfig(c.tracker);
   web_->setConfig(websiteConfig(c));
+  // Activity counts on/off.
+  setActivityCounting(c.collectors.activity_counts);
+  if (usb_) {  // USB device events on/off
+    if (auto ok = usb_->setEnabled(c.collectors.usb_events); !ok)
+      spdlog::warn("USB events off: {}", ok.error().message);
+  }
+  if (shots_) shots_->setConfig(c.screenshots);  // screenshots (issue 6): applies at once
   if (new_threshold && idle_) {
     // The watcher sleeps until the old threshold could be reached; restart it with the new one.
     idle_->stop();
@@ -246,6 +307,109 @@ void Daemon::applyConfig(const AgentConfig& c) {
   spdlog::info("settings now in force: {}", configToJson(c).dump());
   scheduleTick();
 }
+
+// --- keyboard/mouse activity counts (issue 6) ---
+// The platform counter runs only while activity_counts is on; without it (no display, no XInput2) the
+// aggregator is off too, so no empty minutes are recorded for input nobody could count.
+void Daemon::setActivityCounting(bool on) {
+  if (!activity_ || stopping_) return;
+  if (on && !input_) {
+    auto counter = platform::makeInputCounter();
+    auto ok = counter->start([this](const platform::InputCounts& c) {
+      asio::post(io_, [this, c] {
+        if (stopping_ || !activity_) return;
+        activity_->add(c);
+        armActivityTimer();
+      });
+    });
+    if (ok) {
+      input_ = std::move(counter);
+      activity_problem_.clear();
+    } else {
+      activity_problem_ = ok.error().message;
+      // No display is one fact, said once (by idle detection), not once per capability.
+      if (idle_problem_.empty() || ok.error().code != Errc::kUnavailable)
+        spdlog::warn("activity counts off: {}", activity_problem_);
+    }
+  } else if (!on && input_) {
+    input_->stop();
+    input_.reset();
+  }
+  if (!on) activity_problem_.clear();
+  activity_->setEnabled(on && input_ != nullptr);
+  activity_->refresh();
+  armActivityTimer();
+}
+
+void Daemon::armActivityTimer() {
+  if (stopping_ || !activity_) return;
+  const auto wait = activity_->untilNextDeadline();
+  if (!wait) {
+    activity_timer_.cancel();  // not working: nothing to wake up for
+    return;
+  }
+  activity_timer_.expires_after(*wait + Millis(1));
+  activity_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    activity_->refresh();
+    armActivityTimer();
+  });
+}
+// --- end activity counts ---
+
+// --- lock, unlock, sleep, resume (issue 6) ---
+// Events go to the tracker on the io thread. For a sleep the watcher's thread waits (a few seconds at most)
+// until the tracker has closed the spans and the outbox has committed them: logind holds the suspend for us
+// only while that thread has not returned.
+void Daemon::startSessionWatcher() {
+  session_ = platform::makeSessionWatcher();
+  auto ok = session_->start([this](platform::SessionEvent e) {
+    if (e != platform::SessionEvent::kSleeping) {
+      asio::post(io_, [this, e] { onSessionEvent(e); });
+      return;
+    }
+    auto done = std::make_shared<std::promise<void>>();
+    auto handled = done->get_future();
+    asio::post(io_, [this, e, done] {
+      onSessionEvent(e);
+      done->set_value();
+    });
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+    while (handled.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+      if (session_closing_ || std::chrono::steady_clock::now() >= give_up) break;
+    }
+  });
+  if (!ok) {
+    session_problem_ = ok.error().message;
+    session_.reset();
+    spdlog::warn("lock and sleep events off: {}", session_problem_);
+  }
+}
+
+void Daemon::onSessionEvent(platform::SessionEvent e) {
+  if (stopping_) return;
+  switch (e) {
+    case platform::SessionEvent::kLocked:
+      spdlog::info("screen locked ({})", config_.config.collectors.lock_as_break ? "a break" : "idle");
+      tracker_->onLock(config_.config.collectors.lock_as_break);
+      break;
+    case platform::SessionEvent::kUnlocked:
+      spdlog::info("screen unlocked");
+      tracker_->onUnlock();
+      break;
+    case platform::SessionEvent::kSleeping:
+      spdlog::info("going to sleep: spans end now");
+      tracker_->onSuspend();
+      if (auto ok = outbox_->flush(); !ok) spdlog::error("outbox commit before sleep failed: {}", ok.error().message);
+      break;
+    case platform::SessionEvent::kResumed:
+      spdlog::info("resumed from sleep");
+      tracker_->onResume();
+      break;
+  }
+  scheduleTick();
+}
+// --- end session events ---
 
 void Daemon::scheduleTick() {
   if (stopping_) return;
@@ -268,6 +432,13 @@ void Daemon::shutdown() {
   stopping_ = true;
   if (idle_) idle_->stop();
   if (foreground_) foreground_->stop();
+  session_closing_ = true;  // lock/sleep (issue 6)
+  if (session_) session_->stop();
+  if (input_) input_->stop();
+  if (activity_) activity_->setEnabled(false);  // activity counts: flushes the open minute, then stays off
+  activity_timer_.cancel();
+  if (usb_) usb_->stop();
+  if (shots_) shots_->stop();  // screenshots (issue 6): a shot not yet delivered is dropped
   web_->shutdown();
   tracker_->shutdown();
   sync_->stop();  // cancels a request in flight; what was not acknowledged stays queued for the next run
@@ -287,6 +458,7 @@ json Daemon::statusJson() {
   agent["display"] = idle_problem_.empty() && window_problem_.empty()
                          ? json("ok")
                          : json(idle_problem_.empty() ? window_problem_ : idle_problem_);
+  agent["session_events"] = session_ ? json("ok") : json(session_problem_);  // lock/sleep (issue 6)
   if (!config_.problems.empty()) agent["config_problems"] = config_.problems;
   s["agent"] = agent;
   if (auto st = outbox_->stats()) {
@@ -298,6 +470,9 @@ json Daemon::statusJson() {
   }
   s["sync"] = sync_->statusJson();
   s["website"] = web_->status();
+  if (activity_) s["activity"] = activity_->status();
+  if (usb_) s["usb"] = usb_->status();
+  if (shots_) s["screenshots"] = shots_->status();  // screenshots (issue 6)
   return s;
 }
 
@@ -308,6 +483,25 @@ json Daemon::doctorJson() {
   };
   add("idle detection", idle_ != nullptr, idle_ ? "working" : idle_problem_);
   add("foreground window", foreground_ != nullptr, foreground_ ? "working" : window_problem_);
+  if (session_) {  // lock/sleep (issue 6)
+    auto locked = session_->isLocked();
+    add("lock and sleep", true,
+        locked ? (*locked ? "working (logind); the screen is locked" : "working (logind)")
+               : "sleep only (logind): " + locked.error().message);
+  } else {
+    add("lock and sleep", false, session_problem_);
+  }
+  add("activity counts", input_ != nullptr || !config_.config.collectors.activity_counts,
+      input_ ? "counting keyboard/mouse events (counts only, never which keys)"
+             : (config_.config.collectors.activity_counts ? activity_problem_ : "off (activity_counts)"));
+  if (usb_) {
+    const auto [usb_ok, usb_detail] = usb_->doctorCheck();
+    add("usb devices", usb_ok, usb_detail);
+  }
+  if (shots_) {  // screenshots (issue 6)
+    const auto [shots_ok, shots_detail] = shots_->doctorCheck();
+    add("screenshots", shots_ok, shots_detail);
+  }
   add("state directory", true, options_.paths.state_dir.string() + " (0700)");
   add("control socket", true, options_.paths.socket.string() + " (0600)");
   auto st = outbox_->stats();

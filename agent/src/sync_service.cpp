@@ -81,6 +81,7 @@ SyncService::SyncService(SyncServiceOptions options, sync::Outbox& outbox, const
   sync::SyncOptions so;
   so.server_url = options_.server_url;
   so.device = deviceInfo();
+  so.screenshot_dir = options_.screenshot_dir;
   // The cached profile counts only if it still passes today's rules; its ETag then saves a download.
   if (auto cached = outbox_.getState(kProfileKey); cached && *cached) {
     json c = json::parse(**cached, nullptr, false);
@@ -190,6 +191,11 @@ json SyncService::statusJson() {
   json j{{"mode", "sync"},        {"server", s.server},           {"auth", sync::authStateName(s.auth)},
          {"online", s.online},    {"backing_off", s.backing_off}, {"uploaded", s.uploaded},
          {"failures", s.failures}};
+  if (!options_.screenshot_dir.empty()) {
+    j["screenshots_pending"] = s.screenshots_pending;
+    j["screenshots_uploaded"] = s.screenshots_uploaded;
+    if (s.screenshots_rejected) j["screenshots_rejected"] = s.screenshots_rejected;
+  }
   if (!s.account.empty()) j["account"] = s.account;
   if (!s.device_id.empty()) j["device_id"] = s.device_id;
   if (!s.auth_problem.empty()) j["auth_problem"] = s.auth_problem;

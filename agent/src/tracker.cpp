@@ -84,7 +84,9 @@ void Tracker::closeSpan(OpenSpan& span, MonoTime end) {
 
 void Tracker::emit(const Record& r) { sink_.put(r); }
 
-bool Tracker::recordingApps() const { return (timerRunning() || config_.auto_tracking) && !break_ && !idle_; }
+bool Tracker::recordingApps() const {
+  return (timerRunning() || config_.auto_tracking) && !break_ && !idle_ && !locked_;
+}
 
 TimerSpec Tracker::specOf(const Record& entry) {
   return TimerSpec{entry.data.value("project_id", ""), entry.data.value("task_id", ""), entry.data.value("note", "")};
@@ -234,8 +236,13 @@ void Tracker::onActive(Millis since_last_input) {
   tick();
   if (!idle_) return;
   if (idle_->span.rec.data.value("reason", "") == "suspend") return;  // ends at the resume, not at input
+  if (locked_) return;  // input at the lock screen (the password) is not a return to work
   const MonoTime now = clock_.mono();
-  const MonoTime back = std::max(now - since_last_input, idle_->span.mono_start);
+  returnFromIdle(std::max(now - since_last_input, idle_->span.mono_start));
+}
+
+void Tracker::returnFromIdle(MonoTime back) {
+  const MonoTime now = clock_.mono();
   OpenSpan span = idle_->span;
   idle_.reset();
   closeSpan(span, back);
@@ -297,17 +304,94 @@ void Tracker::onSuspend() {
 
 void Tracker::onResume() {
   tick();  // with a boot clock, the resume was already seen here
-  if (idle_ && idle_->span.rec.data.value("reason", "") == "suspend") finishAnnouncedSuspend(Millis(0));
+  if (asleep_ && idle_ && idle_->span.rec.data.value("reason", "") == "suspend") finishAnnouncedSuspend(Millis(0));
 }
 
 void Tracker::finishAnnouncedSuspend(Millis slept) {
+  asleep_ = false;
+  idle_->span.mono_start -= slept;  // the sleep did not advance the monotonic clock
+  if (locked_) {
+    // Awake again behind the lock screen: the absence goes on until the unlock.
+    saveState();
+    announce();
+    return;
+  }
+  closeSuspendIdle();
+}
+
+void Tracker::onLock(bool as_break) {
+  tick();
+  if (locked_) return;
+  locked_ = true;
+  const MonoTime now = clock_.mono();
+  const bool asleep_idle = idle_ && idle_->span.rec.data.value("reason", "") == "suspend";
+  // A break (manual) runs on, and a sleep's absence goes on to the unlock: nothing else changes.
+  if (!break_ && !asleep_idle) {
+    if (pending_) applyDecision(config_.idle_default);  // may continue the timer from the return
+    if (timerRunning() || config_.auto_tracking || idle_) {
+      if (!as_break) {
+        // Idle from the lock (or from the last input, if the user was already idle before the lock).
+        if (!idle_) {
+          closeAppSpan(now);
+          idle_ = ActiveIdle{
+              openSpan(RecordKind::kIdlePeriod, now,
+                       json{{"reason", "lock"}, {"decision", "pending"}, {"entry_id", entry_ ? entry_->rec.id : ""}})};
+          last_present_ = now;
+        }
+      } else {
+        // A break to the unlock. Already idle: the user left at the last input, so the break starts there and
+        // the idle period is settled as part of it.
+        MonoTime start = now;
+        json data{{"reason", "lock"}};
+        if (idle_) {
+          OpenSpan idle = idle_->span;
+          idle_.reset();
+          start = idle.mono_start;
+          idle.rec.data["decision"] = "break";
+          closeSpan(idle, now);
+          data["idle_id"] = idle.rec.id;
+        }
+        closeAppSpan(start);
+        if (entry_) break_resume_ = specOf(entry_->rec);
+        closeEntry(start);
+        break_ = openSpan(RecordKind::kBreak, start, std::move(data));
+      }
+    }
+  }
+  saveState();
+  announce();
+}
+
+void Tracker::onUnlock() {
+  tick();
+  if (!locked_) return;
+  locked_ = false;
+  const MonoTime now = clock_.mono();
+  if (break_ && break_->rec.data.value("reason", "") == "lock") {
+    closeSpan(*break_, now);
+    break_.reset();
+    if (break_resume_) openEntry(*break_resume_, now, "after_lock");
+    break_resume_.reset();
+    maybeOpenAppSpan(now);
+  } else if (idle_ && !asleep_) {
+    // The idle-return question, as for any idle period: the user is back at the unlock.
+    if (idle_->span.rec.data.value("reason", "") == "suspend")
+      closeSuspendIdle();
+    else
+      returnFromIdle(now);
+    return;
+  }
+  saveState();
+  announce();
+}
+
+// The suspend's idle period ends now and asks its question (it can never be kept as work).
+void Tracker::closeSuspendIdle() {
   const MonoTime now = clock_.mono();
   OpenSpan s = idle_->span;
   idle_.reset();
-  const MonoTime asleep_at = s.mono_start;
-  s.mono_start -= slept;
   closeSpan(s, now);
-  pending_ = PendingIdle{s.rec, asleep_at, now, now + config_.idle_decision_timeout, true, suspend_spec_};
+  pending_ = PendingIdle{s.rec, s.mono_start, now, now + config_.idle_decision_timeout, true, suspend_spec_};
   suspend_spec_.reset();
   askIdleDecision(s.rec, true);
   saveState();
@@ -323,7 +407,7 @@ void Tracker::askIdleDecision(const Record& idle, bool suspend) {
                               {"from", formatUtc(fromUnixMs(idle.start_ms))},
                               {"to", formatUtc(fromUnixMs(idle.end_ms.value_or(idle.start_ms)))},
                               {"duration_ms", idle.duration_ms},
-                              {"reason", suspend ? "suspend" : "idle"},
+                              {"reason", suspend ? "suspend" : idle.data.value("reason", "idle")},
                               {"choices", choices},
                               {"default", decisionName(def)},
                               {"timeout_ms", config_.idle_decision_timeout.count()}});
@@ -336,8 +420,10 @@ void Tracker::handleSuspend(MonoTime asleep_at, Millis gap) {
   std::optional<TimerSpec> spec = entry_ ? std::optional(specOf(entry_->rec)) : std::nullopt;
   if (pending_) applyDecision(config_.idle_default);
   MonoTime idle_start = asleep_at;
-  if (idle_) {  // already idle before the lid closed: the idle period simply goes on through the sleep
+  std::optional<OpenSpan> carried;
+  if (idle_) {  // already idle (or locked) before the lid closed: the same idle period goes on through the sleep
     idle_start = idle_->span.mono_start;
+    carried = idle_->span;
     idle_.reset();
   }
   if (entry_) {
@@ -350,16 +436,25 @@ void Tracker::handleSuspend(MonoTime asleep_at, Millis gap) {
     break_->mono_start -= gap;
     return;
   }
-  if (!had_timer && !config_.auto_tracking) return;
+  if (!had_timer && !config_.auto_tracking && !carried) return;
   // The sleep itself does not advance the monotonic clock; the period's length is awake time + gap.
-  OpenSpan s = openSpan(RecordKind::kIdlePeriod, idle_start,
-                        json{{"reason", "suspend"}, {"decision", "pending"}, {"entry_id", ""}});
-  s.rec.start_ms -= gap.count();
+  OpenSpan s;
+  if (carried) {
+    s = *carried;  // its start_ms was fixed before the gap
+    if (s.rec.data.value("reason", "") != "suspend") s.rec.data["began_as"] = s.rec.data.value("reason", "idle");
+    s.rec.data["reason"] = "suspend";
+  } else {
+    s = openSpan(RecordKind::kIdlePeriod, idle_start,
+                 json{{"reason", "suspend"}, {"decision", "pending"}, {"entry_id", ""}});
+    s.rec.start_ms -= gap.count();
+  }
   s.mono_start -= gap;
-  if (gap.count() == 0) {
-    // Announced before the sleep (logind): stays open until the resume is seen by tick().
+  if (gap.count() == 0 || locked_) {
+    // Announced before the sleep (logind): stays open until the resume is seen by tick(); slept behind the
+    // lock screen: until the unlock.
     idle_ = ActiveIdle{s};
-    suspend_spec_ = spec;
+    if (spec || !carried) suspend_spec_ = spec;  // a second sleep behind the lock keeps the first one's timer
+    asleep_ = gap.count() == 0;
   } else {
     const MonoTime now = clock_.mono();
     closeSpan(s, now);
@@ -501,7 +596,9 @@ json Tracker::stateName() const {
   return config_.auto_tracking ? "auto_tracking" : "not_tracking";
 }
 
-bool Tracker::collecting() const { return (timerRunning() || config_.auto_tracking) && !idle_ && !pending_ && !break_; }
+bool Tracker::collecting() const {
+  return (timerRunning() || config_.auto_tracking) && !idle_ && !pending_ && !break_ && !locked_;
+}
 
 json Tracker::status() const {
   const MonoTime now = clock_.mono();
@@ -536,6 +633,7 @@ json Tracker::status() const {
   }
   if (!window_.app.empty()) s["window"] = {{"app", window_.app}, {"title", window_.title}};
   s["recording_apps"] = recordingApps();
+  s["locked"] = locked_;
   return s;
 }
 

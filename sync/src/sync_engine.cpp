@@ -3,7 +3,9 @@
 #include "workmonitor/sync/sync_engine.h"
 
 #include <algorithm>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "json_fields.h"
 #include "sync_log.h"
@@ -28,6 +30,28 @@ Error toError(const ApiError& e) {
     default:
       return Error{Errc::kIo, e.message};
   }
+}
+
+// The spool's image files: `<uuid>.jpg` or `<uuid>.webp` (a temp file being written has another suffix).
+const char* imageType(const std::filesystem::path& file) {
+  const std::string ext = file.extension().string();
+  if (ext == ".jpg") return "image/jpeg";
+  if (ext == ".webp") return "image/webp";
+  return nullptr;
+}
+
+bool isSha256Hex(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+         });
+}
+
+// The creation time a UUIDv7 carries (its first 48 bits, unix ms).
+int64_t uuidV7Ms(const std::string& id) {
+  std::string hex;
+  for (char c : id.substr(0, 13))
+    if (c != '-') hex += c;
+  return static_cast<int64_t>(std::stoull(hex, nullptr, 16));
 }
 
 uint64_t seedOf(uint64_t seed) {
@@ -254,6 +278,7 @@ Millis SyncEngine::runOnce() {
   }
 
   const int64_t uploaded_before = st_.uploaded;
+  const int64_t shots_before = st_.screenshots_uploaded;
   bool more = false;
   auto up = uploadPending(&more);
   if (!up) {
@@ -262,6 +287,9 @@ Millis SyncEngine::runOnce() {
     publish();
     return std::max(Millis(0), std::chrono::duration_cast<Millis>(next_attempt_ - clock_.mono()));
   }
+  bool more_shots = false;
+  uploadScreenshots(&more_shots);
+  more = more || more_shots;
   backoff_.reset();
   st_.online = true;
   st_.backing_off = false;
@@ -269,6 +297,10 @@ Millis SyncEngine::runOnce() {
   st_.next_retry_ms = 0;
   next_attempt_ = clock_.mono();
   json summary{{"uploaded", st_.uploaded - uploaded_before}};
+  if (!options_.screenshot_dir.empty()) {
+    summary["screenshots_uploaded"] = st_.screenshots_uploaded - shots_before;
+    summary["screenshots_pending"] = st_.screenshots_pending;
+  }
   if (auto s = outbox_.stats()) {
     summary["pending"] = s->pending;
     summary["quarantined"] = s->quarantined;
@@ -358,6 +390,7 @@ ApiResult<void> SyncEngine::fetchProfile() {
 
 ApiResult<void> SyncEngine::uploadPending(bool* more) {
   *more = false;
+  queue_drained_ = false;
   for (int round = 0; round < kMaxBatchesPerRound; ++round) {
     {
       std::lock_guard lk(mu_);
@@ -368,9 +401,15 @@ ApiResult<void> SyncEngine::uploadPending(bool* more) {
       if (!pending)
         return std::unexpected(
             ApiError{ApiErrc::kProtocol, 0, "outbox", "cannot read the outbox: " + pending.error().message, {}});
-      if (pending->empty()) return {};
+      if (pending->empty()) {
+        queue_drained_ = true;
+        return {};
+      }
       inflight_ = buildBatch(*pending, limit_records_, options_.batch_max_bytes, ids_.next(),
                              BatchHeader{detail::stringField(account_, "device_id"), options_.agent_version});
+      inflight_shots_.clear();
+      for (size_t i = 0; i < inflight_->records.size() && i < pending->size(); ++i)
+        if ((*pending)[i].kind == api::RecordKind::kScreenshot) inflight_shots_.insert((*pending)[i].id);
     }
     HttpRequest req;
     req.method = "POST";
@@ -415,8 +454,12 @@ ApiResult<void> SyncEngine::uploadPending(bool* more) {
     if (outcome->unanswered)
       detail::syncLogger()->warn("the server did not answer for {} records of batch {}; they stay queued",
                                  outcome->unanswered, inflight_->batch_id);
-    // Seam for screenshots (issue 6): the images go up here, after the batch holding their metadata records
-    // was acknowledged (PUT /api/v1/agent/screenshots/{id} answers 409 metadata_missing otherwise).
+    // Screenshots (issue 6): an image may go up once the batch holding its metadata record was acknowledged
+    // (PUT /api/v1/agent/screenshots/{id} answers 409 metadata_missing otherwise); uploadScreenshots() sends
+    // them after the records of this round.
+    if (!options_.screenshot_dir.empty())
+      for (const auto& [id, rev] : outcome->acknowledged)
+        if (inflight_shots_.count(id)) acked_shots_.insert(id);
     st_.uploaded += static_cast<int64_t>(outcome->acknowledged.size());
     st_.last_upload_ms = toUnixMs(clock_.wall());
     inflight_.reset();
@@ -430,6 +473,158 @@ ApiResult<void> SyncEngine::uploadPending(bool* more) {
   }
   *more = true;
   return {};
+}
+
+// The spool directory is the image queue. An image goes up when its metadata record is known to be on the
+// server: acknowledged in a batch of this run, or (after a restart) when the record queue has just been
+// emptied, so every record in the outbox was acknowledged or quarantined. A bounded number per round, after
+// the records, so images never hold records back for long.
+void SyncEngine::uploadScreenshots(bool* more) {
+  *more = false;
+  namespace fs = std::filesystem;
+  if (options_.screenshot_dir.empty()) return;
+  std::vector<std::pair<std::string, fs::path>> files;  // (id, path), oldest first (UUIDv7 ids sort by time)
+  std::error_code ec;
+  for (fs::directory_iterator it(options_.screenshot_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    std::error_code fec;
+    if (!it->is_regular_file(fec) || imageType(p) == nullptr) continue;
+    const std::string id = p.stem().string();
+    if (isUuidV7(id)) files.emplace_back(id, p);
+  }
+  std::sort(files.begin(), files.end());
+  // Forget ids whose files are gone (uploaded by an earlier run, removed by hand).
+  std::set<std::string> present;
+  for (const auto& f : files) present.insert(f.first);
+  std::erase_if(acked_shots_, [&](const std::string& id) { return !present.count(id); });
+  std::erase_if(shot_retry_at_, [&](const auto& kv) { return !present.count(kv.first); });
+
+  int64_t left = static_cast<int64_t>(files.size());
+  int budget = std::max(1, options_.screenshots_per_round);
+  const MonoTime now = clock_.mono();
+  for (const auto& [id, file] : files) {
+    {
+      std::lock_guard lk(mu_);
+      if (stop_) break;
+    }
+    const bool acked = acked_shots_.count(id) > 0;
+    if (!acked) {
+      if (!queue_drained_) continue;  // its record may still be queued: the batch acknowledging it says so
+      if (auto r = shot_retry_at_.find(id); r != shot_retry_at_.end() && now < r->second) continue;
+    }
+    auto meta = outbox_.get(id);
+    if (!meta) {
+      detail::syncLogger()->warn("screenshot {}: cannot read its metadata record: {}", id, meta.error().message);
+      continue;
+    }
+    if (!*meta || (*meta)->kind != api::RecordKind::kScreenshot) {
+      // No metadata will ever reach the server for it (dropped by the outbox bounds, or never written): once
+      // it is old enough that its record cannot still be on the way, it is set aside.
+      if (toUnixMs(clock_.wall()) - uuidV7Ms(id) >= options_.screenshot_orphan_age.count()) {
+        rejectScreenshot(file, id, "its metadata record is not in the outbox");
+        --left;
+      }
+      continue;
+    }
+    if (budget == 0) {
+      *more = true;
+      break;
+    }
+    --budget;
+    const ShotResult r = uploadScreenshot(file, id, **meta);
+    if (r == ShotResult::kUploaded || r == ShotResult::kRejected) --left;
+    if (r == ShotResult::kStop) break;
+  }
+  st_.screenshots_pending = left;
+}
+
+SyncEngine::ShotResult SyncEngine::uploadScreenshot(const std::filesystem::path& file, const std::string& id,
+                                                    const api::Record& meta) {
+  const std::string sha = detail::stringField(meta.data, "sha256");
+  if (!isSha256Hex(sha)) {
+    rejectScreenshot(file, id, "its metadata record has no sha256");
+    return ShotResult::kRejected;
+  }
+  HttpRequest req;
+  req.method = "PUT";
+  req.url = joinUrl(options_.server_url, "/api/v1/agent/screenshots/" + id);
+  {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    if (!in) {
+      // Removed meanwhile (or unreadable): the next round's scan decides again.
+      detail::syncLogger()->warn("screenshot {}: cannot read {}", id, file.string());
+      return ShotResult::kLater;
+    }
+    req.body = std::move(buf).str();
+  }
+  if (req.body.empty()) {
+    rejectScreenshot(file, id, "the image file is empty");
+    return ShotResult::kRejected;
+  }
+  // The checksum made when the image was taken: a file damaged on disk since is refused by the server
+  // (checksum_mismatch) instead of being stored as if it were the screenshot.
+  req.headers = {{"Content-Type", imageType(file)}, {"X-Content-SHA256", sha}, {"Accept", "application/json"}};
+  auto reply = authedCall(std::move(req));
+  if (reply) {
+    std::error_code ec;
+    std::filesystem::remove(file, ec);
+    if (ec)
+      detail::syncLogger()->warn("screenshot {} uploaded, but removing {} failed: {}", id, file.string(), ec.message());
+    acked_shots_.erase(id);
+    shot_retry_at_.erase(id);
+    ++st_.screenshots_uploaded;
+    return ShotResult::kUploaded;
+  }
+  const ApiError& e = reply.error();
+  if (e.status == 409 && e.code == "metadata_missing") {
+    // The record was quarantined (the server refused it): the image can never be attached to anything.
+    if (auto q = outbox_.quarantined(static_cast<size_t>(Outbox::kMaxQuarantined)); q) {
+      for (const auto& rec : *q)
+        if (rec.id == id) {
+          rejectScreenshot(file, id, "its metadata record was rejected by the server: " + rec.reason);
+          return ShotResult::kRejected;
+        }
+    }
+    detail::syncLogger()->info("screenshot {}: the server has no metadata for it yet; retrying later", id);
+    acked_shots_.erase(id);
+    shot_retry_at_[id] = clock_.mono() + options_.screenshot_retry;
+    return ShotResult::kLater;
+  }
+  if (e.kind == ApiErrc::kTooLarge || e.status == 400 || e.status == 415 || e.status == 422) {
+    rejectScreenshot(file, id, "the server refused it (" + e.code + "): " + e.message);
+    return ShotResult::kRejected;
+  }
+  if (e.kind == ApiErrc::kRejected) {
+    // Another 4xx (a proxy's 404 or 403, say) is not the server judging the image: offered again later.
+    detail::syncLogger()->warn("screenshot {}: upload refused ({}), retrying later", id, e.message);
+    shot_retry_at_[id] = clock_.mono() + options_.screenshot_retry;
+    acked_shots_.erase(id);
+    return ShotResult::kLater;
+  }
+  // Offline, busy, signed out: the remaining images wait for the next round.
+  detail::syncLogger()->warn("screenshot upload paused ({}): {}", apiErrcName(e.kind), e.message);
+  return ShotResult::kStop;
+}
+
+void SyncEngine::rejectScreenshot(const std::filesystem::path& file, const std::string& id, const std::string& why) {
+  namespace fs = std::filesystem;
+  const fs::path dir = options_.screenshot_dir / "rejected";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  fs::rename(file, dir / file.filename(), ec);
+  if (ec) {
+    // Never retried forever: an image that cannot even be moved aside is deleted.
+    detail::syncLogger()->error("screenshot {}: cannot move it to {} ({}); deleting it", id, dir.string(),
+                                ec.message());
+    fs::remove(file, ec);
+  }
+  detail::syncLogger()->warn("screenshot {} set aside in {}: {}", id, dir.string(), why);
+  acked_shots_.erase(id);
+  shot_retry_at_.erase(id);
+  ++st_.screenshots_rejected;
 }
 
 }  // namespace wm::sync

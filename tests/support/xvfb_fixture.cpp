@@ -139,9 +139,11 @@ Result<std::unique_ptr<XvfbSession>> XvfbSession::start(Options options) {
   io.stdout_file = xvfb_log;
   io.stderr_file = xvfb_log;
   io.extra_fd = fds[1];
-  s->xvfb_pid_ = spawnProcess({"Xvfb", "-displayfd", std::to_string(kDisplayFdInChild), "-noreset", "-nolisten", "tcp",
-                               "-screen", "0", options.screen},
-                              io);
+  std::vector<std::string> xvfb_argv{"Xvfb",     "-displayfd", std::to_string(kDisplayFdInChild),
+                                     "-noreset", "-nolisten",  "tcp",
+                                     "-screen",  "0",          options.screen};
+  xvfb_argv.insert(xvfb_argv.end(), options.extra_args.begin(), options.extra_args.end());
+  s->xvfb_pid_ = spawnProcess(xvfb_argv, io);
   ::close(fds[1]);
   if (s->xvfb_pid_ < 0) {
     ::close(fds[0]);

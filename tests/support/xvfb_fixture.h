@@ -35,6 +35,8 @@ class XvfbSession {
     std::string screen = "1280x1024x24";
     bool window_manager = true;  // openbox; without it nothing sets _NET_ACTIVE_WINDOW
     std::chrono::milliseconds ready_timeout = 15s;
+    /// Appended to Xvfb's command line, e.g. {"-extension", "MIT-SHM"} to run without an extension.
+    std::vector<std::string> extra_args = {};
   };
 
   /// Starts the server (and the window manager) and waits until both answer. Fails with kUnavailable when a

@@ -32,6 +32,7 @@ struct SyncServiceOptions {
   std::string server_url;                          // empty: local-only
   std::optional<std::filesystem::path> ca_bundle;  // extra trust anchors for a private CA
   std::filesystem::path secrets_dir;               // the file secret store's directory
+  std::filesystem::path screenshot_dir;            // the screenshot spool the uploader empties (empty: none)
 };
 
 /// `workmonitor-agent run` with sync settings: the daemon of daemon.h, uploading when sync.server_url is set

@@ -90,6 +90,13 @@ class Tracker {
   /// Explicit sleep notification (logind PrepareForSleep, WM_POWERBROADCAST): spans close now.
   void onSuspend();
   void onResume();
+  /// The session's screen was locked (logind Lock / LockedHint). as_break: the locked time is a break and the
+  /// timer goes on at the unlock; otherwise it is idle time from the lock, answered at the unlock like any
+  /// idle return. Input while locked (typing the password) is not a return; a sleep while locked lasts until
+  /// the unlock. collecting() is false while locked.
+  void onLock(bool as_break);
+  void onUnlock();
+  bool locked() const { return locked_; }
 
   /// Periodic work: suspend detection, heartbeats, the idle-decision deadline. since_last_input, when
   /// known, sharpens the "last present" moment a crash would be closed at.
@@ -101,6 +108,10 @@ class Tracker {
   /// True while the user is working: a timer runs (or auto tracking is on) and the user is not idle, not
   /// on a break and not asleep. Collectors (screenshots, activity counts) record only then.
   bool collecting() const;
+  /// The running timer's time entry (screenshots name it in time_entry_id); nullopt when no timer runs.
+  std::optional<std::string> currentEntryId() const {
+    return entry_ ? std::optional<std::string>(entry_->rec.id) : std::nullopt;
+  }
   /// When tick() next has something to do.
   MonoTime nextDeadline() const;
   const TrackerConfig& config() const { return config_; }
@@ -137,6 +148,8 @@ class Tracker {
   void applyDecision(IdleDecision decision);
   void handleSuspend(MonoTime asleep_at, Millis gap);
   void finishAnnouncedSuspend(Millis slept);
+  void closeSuspendIdle();
+  void returnFromIdle(MonoTime back);
   void askIdleDecision(const api::Record& idle, bool suspend);
   void saveState(bool clean_shutdown = false);
   void announce();
@@ -164,6 +177,8 @@ class Tracker {
   MonoTime next_heartbeat_;
   std::optional<TimerSpec> suspend_spec_;      // the timer to continue after an announced sleep
   std::optional<std::string> shutdown_entry_;  // the entry a clean shutdown closed
+  bool locked_ = false;                        // the screen is locked
+  bool asleep_ = false;                        // an announced sleep has not been seen to end yet
 };
 
 }  // namespace wm::agent

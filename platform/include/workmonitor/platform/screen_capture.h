@@ -29,8 +29,10 @@ struct MonitorImage {
 
 /// A window to black out before the image goes anywhere (excluded apps).
 struct WindowRect {
-  std::string app;
-  Rect geometry;
+  std::string app;       // human app name (WM_CLASS class on X11)
+  Rect geometry;         // in virtual-desktop coordinates, including the window manager's frame when known
+  std::string wm_class;  // X11 WM_CLASS instance (or the platform's equivalent id); may be empty
+  std::string exe_path;  // full path of the executable; empty when unknown
 };
 
 class ScreenCapturer {
@@ -39,7 +41,7 @@ class ScreenCapturer {
   virtual ~ScreenCapturer() = default;
   /// Captures all monitors (pseudo-monitors duplicating others skipped) and calls done once.
   virtual void captureAll(Done done) = 0;
-  /// Visible top-level windows with their app names, for on-device redaction.
+  /// Visible top-level windows with their app names, for on-device redaction, bottom-most first.
   virtual Result<std::vector<WindowRect>> visibleWindows() = 0;
 };
 

@@ -6,10 +6,13 @@
 
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +41,13 @@ struct SyncOptions {
   std::string agent_version = WM_VERSION;
   nlohmann::json device = nlohmann::json::object();  // sent with enroll: hostname, os, os_version, agent_version
   std::string profile_etag;                          // the cached profile's ETag, sent as If-None-Match
+  /// The agent's screenshot spool: `<id>.jpg` / `<id>.webp`, one per metadata record (kind screenshot, same
+  /// id, data.sha256). The directory is the image queue: a file still there has not been uploaded. Empty =
+  /// no screenshots. Images the server will never take are moved to `<dir>/rejected/`.
+  std::filesystem::path screenshot_dir;
+  int screenshots_per_round = 8;    // images PUT per round at most, after the records (which go first)
+  Millis screenshot_retry{60'000};  // an image the server has no metadata for yet (409) is offered again after this
+  Millis screenshot_orphan_age{600'000};  // an image without a metadata record in the outbox is rejected after this
 };
 
 /// A snapshot for `status`.
@@ -49,13 +59,16 @@ struct SyncStatus {
   std::string device_id;
   bool online = false;  // the last exchange reached the server
   bool backing_off = false;
-  std::string last_error;       // why the last attempt failed (empty after a success)
-  int64_t next_retry_ms = 0;    // UTC ms of the next attempt while backing off
-  int64_t last_upload_ms = 0;   // UTC ms of the last batch the server acknowledged
-  int64_t uploaded = 0;         // records acknowledged since the agent started
-  int failures = 0;             // consecutive failed attempts
-  std::string profile;          // "<profile_id> v<version>" of the profile in force from the server
-  std::string profile_problem;  // why the last profile fetched was rejected
+  std::string last_error;            // why the last attempt failed (empty after a success)
+  int64_t next_retry_ms = 0;         // UTC ms of the next attempt while backing off
+  int64_t last_upload_ms = 0;        // UTC ms of the last batch the server acknowledged
+  int64_t uploaded = 0;              // records acknowledged since the agent started
+  int failures = 0;                  // consecutive failed attempts
+  std::string profile;               // "<profile_id> v<version>" of the profile in force from the server
+  std::string profile_problem;       // why the last profile fetched was rejected
+  int64_t screenshots_pending = 0;   // images in the spool not yet uploaded (as of the last round)
+  int64_t screenshots_uploaded = 0;  // images the server stored since the agent started
+  int64_t screenshots_rejected = 0;  // images moved to the rejected folder since the agent started
 };
 
 class SyncEngine {
@@ -95,6 +108,12 @@ class SyncEngine {
   ApiResult<void> fetchProfile();
   /// Sends batches until the queue is empty or one fails; the failed batch is kept for an identical resend.
   ApiResult<void> uploadPending(bool* more);
+  /// PUTs spooled images whose metadata the server has acknowledged, at most screenshots_per_round; sets
+  /// *more when eligible images are left for the next round.
+  void uploadScreenshots(bool* more);
+  enum class ShotResult { kUploaded, kLater, kRejected, kStop };
+  ShotResult uploadScreenshot(const std::filesystem::path& file, const std::string& id, const api::Record& meta);
+  void rejectScreenshot(const std::filesystem::path& file, const std::string& id, const std::string& why);
   void onFailure(const ApiError& e);
   void runJobs();
   void finishWaiters(const Result<nlohmann::json>& r);
@@ -112,6 +131,10 @@ class SyncEngine {
 
   // Engine-thread state.
   std::optional<Batch> inflight_;
+  std::set<std::string> inflight_shots_;  // the screenshot records' ids in inflight_
+  std::set<std::string> acked_shots_;     // screenshot ids the server acknowledged this run, image not yet sent
+  std::map<std::string, MonoTime> shot_retry_at_;  // images the server had no metadata for (409): not before
+  bool queue_drained_ = false;  // the last uploadPending emptied the record queue (all records acknowledged)
   size_t limit_records_;
   int since_shrink_ = 0;
   MonoTime next_attempt_{};

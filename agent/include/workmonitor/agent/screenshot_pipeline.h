@@ -1,0 +1,57 @@
+// The on-device screenshot pipeline: one captured monitor in, one redacted, downscaled, optionally blurred and
+// encoded image out. Privacy happens here, before anything is queued: windows of excluded apps are blacked
+// out and blur makes text unreadable. OpenCV does the pixel work; no OpenCV type appears in this header.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "workmonitor/common/result.h"
+#include "workmonitor/platform/screen_capture.h"
+
+namespace wm::agent {
+
+struct ShotOptions {
+  int max_width = 1920;  // wider images are downscaled to this width (aspect kept); must be > 0
+  bool blur = false;
+  std::string format = "jpeg";  // "jpeg" (also "jpg") or "webp"
+  int quality = 75;             // 1..100
+  std::vector<std::string> excluded_apps;
+};
+
+struct Shot {
+  std::string monitor;
+  platform::Rect geometry;    // the monitor's name and place on the virtual desktop
+  int width = 0, height = 0;  // of the encoded image
+  std::vector<uint8_t> encoded;
+  std::string format;      // "jpeg" or "webp"
+  std::string sha256_hex;  // of `encoded`
+  uint64_t phash = 0;      // perceptual hash of the (redacted) image
+  bool blurred = false;
+  int redacted_windows = 0;
+};
+
+/// Redacts (blacks out every window of an excluded app, clipped to this monitor), downscales to max_width
+/// (aspect kept, INTER_AREA), optionally blurs, encodes. The input pixels are wrapped, not copied, except
+/// where redaction must not write into the capture buffer (then copy once).
+///
+/// A window counts as excluded when its app name, WM_CLASS instance or executable basename matches an entry
+/// of excluded_apps (appExcluded). Its whole rectangle is blacked out even where another window covers part
+/// of it: over-redacting is the safe side. When the image is downscaled, redaction is applied to the scaled
+/// image, widened to every output pixel whose source area touches the window, so no edge of it bleeds in.
+/// Downscaling reads the capture once and writes new, smaller buffers (B,G,R,X is first converted to B,G,R,
+/// which makes OpenCV's area resampler a quarter cheaper); redaction then happens in the scaled image.
+/// The perceptual hash is a 64-bit DCT hash of the final (redacted, scaled, blurred) image.
+/// Errors: kInvalidInput for an empty image, a bad stride or bad options; kInternal if encoding fails.
+Result<Shot> processMonitor(const platform::MonitorImage& image, const std::vector<platform::WindowRect>& windows,
+                            const ShotOptions& options);
+
+/// Bits that differ between two perceptual hashes; <= kSameScreenDistance means "the same screen".
+int phashDistance(uint64_t a, uint64_t b);
+inline constexpr int kSameScreenDistance = 4;
+
+/// True when `app` equals one of `excluded`, ignoring ASCII case and surrounding blanks. Empty never matches.
+bool appExcluded(const std::string& app, const std::vector<std::string>& excluded);  // case-insensitive
+
+}  // namespace wm::agent
