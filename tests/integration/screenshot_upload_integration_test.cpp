@@ -183,9 +183,11 @@ TEST_F(ScreenshotUploadIntegrationTest, TheImageLandsContentAddressedAndTheLocal
   EXPECT_EQ(readFile(stored), image);
   EXPECT_EQ(sha256Hex(readFile(stored)), sha);
 
-  // The rows: the image's key on the first, the record's fields on both, linked to the time entry.
-  EXPECT_EQ(scalar("select storage_key from public.screenshots where id = '" + shot.id + "'"),
-            "sha256/" + sha.substr(0, 2) + "/" + sha);
+  // The rows: the image's key on both (the unchanged screen shares the first's image; a row's key is the
+  // file's key, '#', its id), the record's fields on both, linked to the time entry.
+  const std::string key = "sha256/" + sha.substr(0, 2) + "/" + sha;
+  EXPECT_EQ(scalar("select storage_key from public.screenshots where id = '" + shot.id + "'"), key + "#" + shot.id);
+  EXPECT_EQ(scalar("select storage_key from public.screenshots where id = '" + same.id + "'"), key + "#" + same.id);
   EXPECT_EQ(
       scalar("select width || 'x' || height || ' ' || blurred from public.screenshots where id = '" + shot.id + "'"),
       std::to_string(shot.data.at("width").get<int>()) + "x" + std::to_string(shot.data.at("height").get<int>()) +

@@ -227,6 +227,38 @@ TEST_F(ServerBatchTest, RowsAreIsolatedByRls) {
   }
 }
 
+// An unchanged screen is a metadata record without an image: it shares the earlier shot's image, whether it
+// arrives before that image's upload or after it.
+TEST_F(ServerBatchTest, AnUnchangedScreenSharesTheEarlierShotsImage) {
+  const std::string at = token("alice@a.test");
+  const long long t = nowMs() - 60000;
+  json first = makeRecord("screenshot", t, t, {{"width", 10}, {"height", 10}});
+  const std::string first_id = first["id"];
+  json before = makeRecord("screenshot", t + 1000, t + 1000, {{"unchanged", true}, {"same_as", first_id}});
+  ASSERT_EQ(postBatch(at, json::array({first, before})).status, 200);
+  EXPECT_EQ(scalar("select storage_key from public.screenshots where id = '" + before["id"].get<std::string>() + "'"),
+            "same/" + first_id);
+  const std::string image = "\xff\xd8\xff an image";
+  const std::string sha = server::http::hex(server::http::sha256(image));
+  auto h = bearer(at);
+  h["Content-Type"] = "image/jpeg";
+  h["X-Content-SHA256"] = sha;
+  ASSERT_EQ(call("PUT", "/api/v1/agent/screenshots/" + first_id, image, h).status, 200);
+  const std::string key = "sha256/" + sha.substr(0, 2) + "/" + sha;
+  json after = makeRecord("screenshot", t + 2000, t + 2000, {{"unchanged", true}, {"same_as", first_id}});
+  // Another account's shot cannot be borrowed: its same_as stays unresolved.
+  const std::string bt = token("admin@b.test");
+  json foreign = makeRecord("screenshot", t + 3000, t + 3000, {{"unchanged", true}, {"same_as", first_id}});
+  ASSERT_EQ(postBatch(at, json::array({after})).status, 200);
+  ASSERT_EQ(postBatch(bt, json::array({foreign})).status, 200);
+  EXPECT_EQ(scalar("select count(*) from public.screenshots where split_part(storage_key, '#', 1) = '" + key + "'"),
+            "3");
+  EXPECT_EQ(scalar("select storage_key from public.screenshots where id = '" + after["id"].get<std::string>() + "'"),
+            key + "#" + after["id"].get<std::string>());
+  EXPECT_EQ(scalar("select storage_key from public.screenshots where id = '" + foreign["id"].get<std::string>() + "'"),
+            "same/" + first_id);
+}
+
 TEST_F(ServerBatchTest, ScreenshotUploadAfterMetadata) {
   const std::string at = token("alice@a.test");
   const long long t = nowMs() - 60000;
@@ -245,7 +277,15 @@ TEST_F(ServerBatchTest, ScreenshotUploadAfterMetadata) {
   auto r = call("PUT", target, image, h);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_TRUE(std::filesystem::exists(shots_ / "sha256" / sha.substr(0, 2) / sha));
-  EXPECT_EQ(scalar("select storage_key from public.screenshots"), "sha256/" + sha.substr(0, 2) + "/" + sha);
+  EXPECT_EQ(scalar("select storage_key from public.screenshots"),
+            "sha256/" + sha.substr(0, 2) + "/" + sha + "#" + shot["id"].get<std::string>());
+  // The same image for another screenshot (an identical screen) is one file and a second row.
+  json again = makeRecord("screenshot", t + 1, t + 1, {{"width", 10}, {"height", 10}});
+  ASSERT_EQ(postBatch(at, json::array({again})).status, 200);
+  ASSERT_EQ(call("PUT", "/api/v1/agent/screenshots/" + again["id"].get<std::string>(), image, h).status, 200);
+  EXPECT_EQ(scalar("select count(distinct split_part(storage_key, '#', 1)) || ' ' || count(*) from "
+                   "public.screenshots"),
+            "1 2");
 }
 
 }  // namespace

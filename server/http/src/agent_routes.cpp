@@ -177,8 +177,12 @@ Reply Service::screenshot(const HttpRequest& req, const std::string& id) {
     std::filesystem::rename(tmp, path, ec);
     if (ec) return apiFail(503, "unavailable", "cannot store the image now", 30);
   }
+  // storage_key is unique per row while the file is shared by identical images: a row's key is the file's
+  // key, '#', the row's id. Later shots of an unchanged screen that arrived before this image point at it
+  // as "same/<id>" and get the same file.
   auto u = (*lease)->run("wm_shot_key",
-                         "update public.screenshots set storage_key = $3 where id = $1::uuid and user_id = $2::uuid",
+                         "update public.screenshots set storage_key = $3 || '#' || id::text where user_id = $2::uuid "
+                         "and (id = $1::uuid or storage_key = 'same/' || $1)",
                          {id, caller->claims.sub, key});
   if (!u) return std::unexpected(dbError(u.error(), "screenshot"));
   if (auto cm = commit(**lease); !cm) return std::unexpected(dbError(cm.error(), "screenshot"));

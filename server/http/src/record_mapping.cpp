@@ -119,7 +119,12 @@ const KindSql kActivity =
            "keystrokes = excluded.keystrokes, mouse_events = excluded.mouse_events, active_ms = excluded.active_ms");
 const KindSql kScreenshot = upsert(
     "screenshots", "taken_at, storage_key, width, height, blurred, time_entry_id",
-    WM_TS(7) ", $8, $9::integer, $10::integer, $11::boolean, "
+    WM_TS(7) ", "
+             // An unchanged screen (same_as, $13) shares the earlier shot's image: its key when that image is
+             // here already, else "same/<id>", which the earlier shot's upload resolves (agent_routes.cpp).
+             "coalesce((select split_part(s.storage_key, '#', 1) || '#' || $1 from public.screenshots s where s.id "
+             "= $13::uuid and s.user_id = $3::uuid and s.storage_key like 'sha256/%'), $8), $9::integer, "
+             "$10::integer, $11::boolean, "
              "(select t.id from public.time_entries t where t.id = $12::uuid and t.user_id = $3::uuid)",
     // The image's key is the server's (set by the upload); metadata revisions never overwrite it.
     "on conflict (id) do update set taken_at = excluded.taken_at, width = excluded.width, height = excluded.height, "
@@ -287,9 +292,13 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
       break;
     case api::RecordKind::kScreenshot:
       m.kind = &kScreenshot;
-      p.insert(p.end(),
-               {start, "pending/" + r.id, opt(d.integer("width", 1, 100000, -1)),
-                opt(d.integer("height", 1, 100000, -1)), d.boolean("blurred", false), d.uuid("time_entry_id")});
+      {
+        auto same_as = d.uuid("same_as");
+        const bool unchanged = d.boolean("unchanged", false) == "true" && same_as && *same_as != r.id;
+        p.insert(p.end(), {start, unchanged ? "same/" + *same_as : "pending/" + r.id,
+                           opt(d.integer("width", 1, 100000, -1)), opt(d.integer("height", 1, 100000, -1)),
+                           d.boolean("blurred", false), d.uuid("time_entry_id"), unchanged ? same_as : std::nullopt});
+      }
       if (p[8] == db::Param("-1")) p[8] = std::nullopt;
       if (p[9] == db::Param("-1")) p[9] = std::nullopt;
       break;
