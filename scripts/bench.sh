@@ -3,7 +3,7 @@
 # `bash scripts/bench.sh outbox` runs only the benchmarks whose name matches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh core test $(ls scripts/packages | sed -n 's/^\(server\|extra-[a-z]*\)\.txt$/\1/p')
+bash scripts/deps.sh core gui test $(ls scripts/packages | sed -n 's/^\(server\|extra-[a-z]*\)\.txt$/\1/p')
 mkdir -p build
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release >build/bench.configure.log 2>&1 ||
   { cat build/bench.configure.log; exit 1; }

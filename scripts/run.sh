@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 local_only=0
 [[ ${1:-} == --local-only ]] && { local_only=1; shift; }
-if ((local_only)); then bash scripts/deps.sh core; else bash scripts/deps.sh core server; fi
+if ((local_only)); then bash scripts/deps.sh core gui; else bash scripts/deps.sh core gui server; fi
 mkdir -p build
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DWM_BUILD_TESTS=OFF -DWM_BUILD_BENCH=OFF \
   >build/release.configure.log 2>&1 || { cat build/release.configure.log; exit 1; }

@@ -4,7 +4,7 @@
 # server), runs them and prints one closing line with the totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh core test $(ls scripts/packages | sed -n 's/^\(server\|extra-[a-z]*\)\.txt$/\1/p')
+bash scripts/deps.sh core gui test $(ls scripts/packages | sed -n 's/^\(server\|extra-[a-z]*\)\.txt$/\1/p')
 
 jobs=$(nproc)
 build() {  # build DIR [cmake args...]

@@ -225,7 +225,9 @@ TEST_F(ActivityE2E, ActivityCountsOffRecordsNothing) {
   std::this_thread::sleep_for(1500ms);
   const json doctor = call("doctor");
   for (const auto& c : doctor["checks"]) {
-    if (c["check"] == "activity counts") EXPECT_EQ(c["detail"], "off (activity_counts)");
+    if (c["check"] == "activity counts") {
+      EXPECT_EQ(c["detail"], "off (activity_counts)");
+    }
   }
   call("stop");
   EXPECT_EQ(stopAgent(SIGTERM), 0);
