@@ -1,5 +1,6 @@
 #include "workmonitor/agent/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -96,12 +97,33 @@ LoadedConfig configFromJson(const json& j) {
   readSeconds(j, "heartbeat_s", 1, 600, c.tracker.heartbeat_interval, p);
   if (auto it = j.find("idle_default_decision"); it != j.end()) {
     auto d = it->is_string() ? decisionFromName(it->get<std::string>()) : std::nullopt;
-    if (d)
+    if (d && *d != IdleDecision::kReassign)
       c.tracker.idle_default = *d;
     else
       p.push_back(std::string("idle_default_decision: must be keep, discard, discard_continue or break; using ") +
                   decisionName(c.tracker.idle_default));
   }
+  if (auto it = j.find("idle_decisions"); it != j.end()) {
+    std::vector<IdleDecision> list;
+    bool ok = it->is_array();
+    if (ok) {
+      for (const auto& v : *it) {
+        auto d = v.is_string() ? decisionFromName(v.get<std::string>()) : std::nullopt;
+        if (!d) {
+          ok = false;
+          break;
+        }
+        if (std::find(list.begin(), list.end(), *d) == list.end()) list.push_back(*d);
+      }
+    }
+    if (ok) {
+      c.tracker.idle_decisions = std::move(list);
+    } else {
+      p.push_back("idle_decisions: must be a list of keep, discard, discard_continue, reassign, break; using all");
+    }
+  }
+  readBool(j, "allow_quit", c.allow_quit, p);
+  readBool(j, "consent_preapproved", c.consent_preapproved, p);
   if (auto it = j.find("auto_tracking"); it != j.end()) {
     if (it->is_boolean())
       c.tracker.auto_tracking = it->get<bool>();
@@ -138,6 +160,9 @@ LoadedConfig configFromJson(const json& j) {
                                  "resume_window_s",
                                  "heartbeat_s",
                                  "idle_default_decision",
+                                 "idle_decisions",
+                                 "allow_quit",
+                                 "consent_preapproved",
                                  "auto_tracking",
                                  "outbox_max_mb",
                                  "outbox_max_age_days",
@@ -185,8 +210,15 @@ LoadedConfig loadConfig(const std::filesystem::path& path) {
   return out;
 }
 
+bool localOnlySetting(const std::string& key) { return key == "consent_preapproved"; }
+
 json configToJson(const AgentConfig& c) {
+  json decisions = json::array();
+  for (IdleDecision d : c.tracker.idle_decisions) decisions.push_back(decisionName(d));
   return json{{"idle_threshold_s", c.tracker.idle_threshold.count() / 1000},
+              {"idle_decisions", decisions},
+              {"allow_quit", c.allow_quit},
+              {"consent_preapproved", c.consent_preapproved},
               {"idle_decision_timeout_s", c.tracker.idle_decision_timeout.count() / 1000},
               {"idle_default_decision", decisionName(c.tracker.idle_default)},
               {"pulse_s", c.tracker.pulse.count() / 1000},

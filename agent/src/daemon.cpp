@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
+#include <fstream>
 #include <future>
+#include <sstream>
 
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -16,6 +19,7 @@
 
 #include "workmonitor/agent/activity.h"
 #include "workmonitor/agent/config.h"
+#include "workmonitor/agent/consent.h"
 #include "workmonitor/agent/control_server.h"
 #include "workmonitor/agent/report.h"
 #include "workmonitor/agent/screenshots.h"
@@ -82,7 +86,19 @@ class Daemon {
   void startWatchers();
   Result<void> startIdleWatcher();
   void shutdown();
-  void applyConfig(const AgentConfig& c);
+  void applyConfig(const AgentConfig& c, const json& profile_settings);
+  // --- consent, settings, today (issue 7) ---
+  bool allowed(const char* category) const { return consent_ && consent_->allows(category); }
+  TrackerConfig trackerConfigFor(const AgentConfig& c) const;
+  void applyGates();
+  Result<json> decideConsent(const json& args);
+  json settingsJson();
+  Result<json> setSetting(const json& args);
+  int64_t todayMs();
+  Result<json> screenshotList(int64_t from_ms, int64_t to_ms);
+  std::unique_ptr<Consent> consent_;
+  json profile_settings_ = json::object();  // the company profile's settings in force: locked in `settings`
+  // --- end consent, settings, today ---
 
   DaemonOptions options_;
   SyncServiceOptions sync_options_;
@@ -166,8 +182,12 @@ int Daemon::run() {
   outbox_ = std::move(*outbox);
   for (const auto& inc : outbox_->startupIncidents()) spdlog::warn("outbox: {} ({})", inc.what, inc.detail);
   sink_ = std::make_unique<OutboxSink>(*outbox_);
+  // Consent (issue 7): nothing but the timer runs until the person has granted what the settings collect.
+  consent_ = std::make_unique<Consent>(clock_, ids_, *sink_);
+  if (auto saved = outbox_->getState(Consent::kStateKey); saved && *saved) consent_->restore(**saved);
+  (void)consent_->setConfig(config_.config);
 
-  tracker_ = std::make_unique<Tracker>(clock_, ids_, *sink_, config_.config.tracker,
+  tracker_ = std::make_unique<Tracker>(clock_, ids_, *sink_, trackerConfigFor(config_.config),
                                        [this](const std::string& name, const json& data) {
                                          if (server_) server_->broadcast(name, data);
                                          if (name == "state" && web_) web_->refresh();  // working or not
@@ -192,11 +212,15 @@ int Daemon::run() {
     }
   }
   tracker_->restore(restored);
+  if (consent_->declined() && tracker_->currentEntryId()) (void)tracker_->stopTimer();  // declined: timer off
   web_ = std::make_unique<WebsiteTracker>(clock_, ids_, *sink_, websiteConfig(config_.config),
-                                          [this] { return tracker_->collecting(); });
+                                          [this] { return tracker_->collecting() && allowed("website_usage"); });
   sync_options_.screenshot_dir = paths.state_dir / "screenshots";  // screenshots (issue 6): the uploader's queue
   sync_ = std::make_unique<SyncService>(sync_options_, *outbox_, clock_, io_, config_.config,
-                                        [this](const AgentConfig& c) { applyConfig(c); });
+                                        [this](const AgentConfig& c, const json& ps) { applyConfig(c, ps); });
+  sync_->setBroadcast([this](const std::string& name, const json& data) {
+    if (server_ && !stopping_) server_->broadcast(name, data);
+  });
 
   server_ =
       std::make_unique<ControlServer>(io_, paths.socket, [this](const protocol::Request& r) { return handle(r); });
@@ -209,8 +233,9 @@ int Daemon::run() {
   startWatchers();
   startSessionWatcher();  // lock/sleep (issue 6)
   // --- keyboard/mouse activity counts (issue 6): counted only while tracker_->collecting() ---
-  activity_ = std::make_unique<ActivityAggregator>(clock_, ids_, *sink_, [this] { return tracker_->collecting(); });
-  setActivityCounting(config_.config.collectors.activity_counts);
+  activity_ = std::make_unique<ActivityAggregator>(clock_, ids_, *sink_,
+                                                   [this] { return tracker_->collecting() && allowed("activity"); });
+  setActivityCounting(config_.config.collectors.activity_counts && allowed("activity"));
   // --- end activity counts ---
   // --- USB device events (issue 6): recorded whenever the agent runs and usb_events is on, timer or not ---
   usb_ = std::make_unique<UsbCollector>(
@@ -219,13 +244,13 @@ int Daemon::run() {
         if (server_) server_->broadcast(name, data);
       },
       [this](std::function<void()> fn) { asio::post(io_, std::move(fn)); });
-  if (auto ok = usb_->setEnabled(config_.config.collectors.usb_events); !ok)
+  if (auto ok = usb_->setEnabled(config_.config.collectors.usb_events && allowed("usb")); !ok)
     spdlog::warn("USB events off: {}", ok.error().message);
   // --- end USB device events ---
   // --- screenshots (issue 6): random moments per interval, taken only while tracker_->collecting() ---
   shots_ = std::make_unique<ScreenshotService>(
       io_, clock_, ids_, *sink_, platform::makeScreenCapturer(), paths.state_dir / "screenshots",
-      config_.config.screenshots, [this] { return tracker_->collecting(); },
+      config_.config.screenshots, [this] { return tracker_->collecting() && allowed("screenshots"); },
       [this] { return tracker_->currentEntryId(); },
       [this](const std::string& name, const json& data) {
         if (server_) server_->broadcast(name, data);
@@ -239,6 +264,9 @@ int Daemon::run() {
     shutdown();
   });
   scheduleTick();
+  if (consent_->required())
+    spdlog::info("consent: waiting for the person's answer (version {}); only the timer runs until then",
+                 consent_->version());
   spdlog::info("workmonitor-agent {} running (pid {}), {}; state in {}, control socket {}", WM_VERSION, ::getpid(),
                sync_->enabled() ? "syncing to " + sync::redactUrl(sync_options_.server_url) : "local-only",
                paths.state_dir.string(), paths.socket.string());
@@ -286,17 +314,25 @@ void Daemon::startWatchers() {
 }
 
 // A company profile the sync service accepted; the tracker reads it from the next event on.
-void Daemon::applyConfig(const AgentConfig& c) {
+void Daemon::applyConfig(const AgentConfig& c, const json& profile_settings) {
   if (stopping_) return;
   const bool new_threshold = c.tracker.idle_threshold != config_.config.tracker.idle_threshold;
   config_.config = c;  // what `doctor` shows is what is in force
-  tracker_->setConfig(c.tracker);
+  profile_settings_ = profile_settings.is_object() ? profile_settings : json::object();
+  const bool consent_changed = consent_->setConfig(c);  // a changed set asks again before it runs
+  tracker_->setConfig(trackerConfigFor(c));
   web_->setConfig(websiteConfig(c));
   // Activity counts on/off.
-  setActivityCounting(c.collectors.activity_counts);
+  setActivityCounting(c.collectors.activity_counts && allowed("activity"));
   if (usb_) {  // USB device events on/off
-    if (auto ok = usb_->setEnabled(c.collectors.usb_events); !ok)
+    if (auto ok = usb_->setEnabled(c.collectors.usb_events && allowed("usb")); !ok)
       spdlog::warn("USB events off: {}", ok.error().message);
+  }
+  if (consent_changed) {
+    if (consent_->required())
+      spdlog::info("consent: what is collected changed (version {}); the changed parts wait for an answer",
+                   consent_->version());
+    if (server_) server_->broadcast("consent", consent_->status());
   }
   if (shots_) shots_->setConfig(c.screenshots);  // screenshots (issue 6): applies at once
   if (new_threshold && idle_) {
@@ -460,7 +496,10 @@ json Daemon::statusJson() {
                          : json(idle_problem_.empty() ? window_problem_ : idle_problem_);
   agent["session_events"] = session_ ? json("ok") : json(session_problem_);  // lock/sleep (issue 6)
   if (!config_.problems.empty()) agent["config_problems"] = config_.problems;
+  agent["allow_quit"] = config_.config.allow_quit;  // issue 7: whether the tray offers Quit
   s["agent"] = agent;
+  s["consent"] = consent_->status();  // issue 7
+  s["today_ms"] = todayMs();
   if (auto st = outbox_->stats()) {
     s["outbox"] = {{"records", st->records},
                    {"pending", st->pending},
@@ -502,6 +541,14 @@ json Daemon::doctorJson() {
     const auto [shots_ok, shots_detail] = shots_->doctorCheck();
     add("screenshots", shots_ok, shots_detail);
   }
+  {  // consent (issue 7)
+    const json c = consent_->status();
+    std::string detail = c.value("preapproved", false) ? "pre-approved by the administrator (consent_preapproved)"
+                         : consent_->declined()        ? "declined: nothing is monitored and the timer stays off"
+                         : c.value("required", true)   ? "waiting for the person's answer: only the timer runs"
+                                                       : "granted (version " + consent_->version() + ")";
+    add("consent", !consent_->required(), detail);
+  }
   add("state directory", true, options_.paths.state_dir.string() + " (0700)");
   add("control socket", true, options_.paths.socket.string() + " (0600)");
   auto st = outbox_->stats();
@@ -514,6 +561,174 @@ json Daemon::doctorJson() {
   return json{{"checks", checks}, {"config", configToJson(config_.config)}};
 }
 
+// --- consent, settings, today (issue 7) ---
+
+// The tracker runs automatic tracking and app spans only with the person's consent to them.
+TrackerConfig Daemon::trackerConfigFor(const AgentConfig& c) const {
+  TrackerConfig t = c.tracker;
+  t.auto_tracking = t.auto_tracking && allowed("auto_tracking");
+  t.monitoring_allowed = allowed("app_usage");
+  return t;
+}
+
+// After a consent decision: every collector's gate is looked at again.
+void Daemon::applyGates() {
+  tracker_->setConfig(trackerConfigFor(config_.config));
+  web_->refresh();
+  setActivityCounting(config_.config.collectors.activity_counts && allowed("activity"));
+  if (usb_) {
+    if (auto ok = usb_->setEnabled(config_.config.collectors.usb_events && allowed("usb")); !ok)
+      spdlog::warn("USB events off: {}", ok.error().message);
+  }
+  scheduleTick();
+}
+
+Result<json> Daemon::decideConsent(const json& a) {
+  Error err;
+  const std::string decision = requireString(a, "decision", 16, &err);
+  const std::string version = requireString(a, "version", 64, &err);
+  if (!err.message.empty()) return std::unexpected(err);
+  if (decision != "grant" && decision != "decline")
+    return fail(Errc::kInvalidInput, "decision must be grant or decline");
+  const bool grant = decision == "grant";
+  if (auto ok = consent_->decide(grant, version); !ok) return std::unexpected(ok.error());
+  spdlog::info("consent {} for version {}", grant ? "granted" : "declined", version);
+  if (!grant && tracker_->currentEntryId()) (void)tracker_->stopTimer();  // declined: the timer stays off
+  applyGates();
+  if (server_) server_->broadcast("consent", consent_->status());
+  return statusJson();
+}
+
+namespace {
+
+// The user's agent.json as JSON: an empty object when there is none; an error when it cannot be used.
+Result<json> readUserConfig(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return json::object();
+  std::ifstream in(path);
+  if (!in) return fail(Errc::kIo, path.string() + " cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j = json::parse(ss.str(), nullptr, false);
+  if (!j.is_object()) return fail(Errc::kInvalidInput, path.string() + " is not a JSON object; fix or remove it first");
+  return j;
+}
+
+// Replaces the file atomically (temp + fsync + rename), readable by the user alone.
+Result<void> writeUserConfig(const std::filesystem::path& path, const json& j) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return fail(Errc::kIo, "cannot write " + tmp.string());
+    out << j.dump(2) << "\n";
+    out.flush();
+    if (!out) return fail(Errc::kIo, "cannot write " + tmp.string());
+  }
+  std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    return fail(Errc::kIo, "cannot replace " + path.string() + ": " + ec.message());
+  }
+  return {};
+}
+
+}  // namespace
+
+json Daemon::settingsJson() {
+  auto user = readUserConfig(options_.paths.config);
+  const json user_json = user ? *user : json::object();
+  const json defaults = configToJson(AgentConfig{});
+  json list = json::array();
+  const json effective = configToJson(config_.config);
+  for (const auto& [key, value] : effective.items()) {
+    if (localOnlySetting(key)) continue;  // an administrator's key, not the person's
+    const char* source = profile_settings_.contains(key) ? "profile" : user_json.contains(key) ? "user" : "default";
+    list.push_back({{"key", key},
+                    {"value", value},
+                    {"locked", std::string(source) == "profile"},
+                    {"source", source},
+                    {"default", defaults.value(key, json())}});
+  }
+  json out{{"settings", list}, {"path", options_.paths.config.string()}};
+  if (!user) out["problem"] = user.error().message;
+  return out;
+}
+
+Result<json> Daemon::setSetting(const json& a) {
+  auto k = a.find("key");
+  if (k == a.end() || !k->is_string()) return fail(Errc::kInvalidInput, "set_setting needs a key");
+  const std::string key = k->get<std::string>();
+  if (!a.contains("value")) return fail(Errc::kInvalidInput, "set_setting needs a value");
+  const json& value = a["value"];
+  if (!configToJson(AgentConfig{}).contains(key) || localOnlySetting(key))
+    return fail(Errc::kInvalidInput, "'" + key + "' is not a setting that can be changed here");
+  if (profile_settings_.contains(key))
+    return fail(Errc::kInvalidInput, "'" + key + "' is set by your company's profile and cannot be changed here");
+  LoadedConfig checked = configFromJson(json{{key, value}});
+  if (!checked.problems.empty()) return fail(Errc::kInvalidInput, checked.problems.front());
+  auto user = readUserConfig(options_.paths.config);
+  if (!user) return std::unexpected(user.error());
+  (*user)[key] = value;
+  if (auto ok = writeUserConfig(options_.paths.config, *user); !ok) return std::unexpected(ok.error());
+  LoadedConfig loaded = configFromJson(*user);
+  loaded.source = options_.paths.config.string();
+  spdlog::info("setting {} = {} (agent.json)", key, value.dump());
+  const json ps = profile_settings_;
+  AgentConfig effective = sync_->setLocal(loaded.config);
+  config_.problems = loaded.problems;
+  config_.source = loaded.source;
+  applyConfig(effective, ps);
+  return settingsJson();
+}
+
+// Tracked time since local midnight: the time entries overlapping today, the running one up to now.
+int64_t Daemon::todayMs() {
+  const int64_t now = toUnixMs(clock_.wall());
+  std::time_t t = static_cast<std::time_t>(now / 1000);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  tm.tm_hour = 0;
+  tm.tm_min = 0;
+  tm.tm_sec = 0;
+  tm.tm_isdst = -1;
+  const int64_t midnight = static_cast<int64_t>(std::mktime(&tm)) * 1000;
+  sync::RecordQuery q;
+  q.kinds = {api::RecordKind::kTimeEntry};
+  q.from_ms = midnight;
+  q.to_ms = now + 1;
+  auto records = outbox_->query(q);
+  if (!records) return 0;
+  return buildReport(*records, q.from_ms, q.to_ms, now).value("tracked_ms", int64_t{0});
+}
+
+// The screenshots taken in a range, with the local thumbnail (an unchanged screen shows its earlier shot's).
+Result<json> Daemon::screenshotList(int64_t from_ms, int64_t to_ms) {
+  sync::RecordQuery q;
+  q.kinds = {api::RecordKind::kScreenshot};
+  q.from_ms = from_ms;
+  q.to_ms = to_ms;
+  auto records = outbox_->query(q);
+  if (!records) return std::unexpected(records.error());
+  const std::filesystem::path thumbs = ScreenshotTaker::thumbnailDirFor(options_.paths.state_dir / "screenshots");
+  json list = json::array();
+  for (const auto& r : *records) {
+    const bool unchanged = r.data.value("unchanged", false);
+    const std::string image_id = unchanged ? r.data.value("same_as", r.id) : r.id;
+    const std::filesystem::path thumb = thumbs / (image_id + ".jpg");
+    std::error_code ec;
+    list.push_back({{"id", r.id},
+                    {"taken_at", formatUtc(fromUnixMs(r.start_ms))},
+                    {"monitor", r.data.value("monitor", "")},
+                    {"unchanged", unchanged},
+                    {"thumbnail", std::filesystem::exists(thumb, ec) ? json(thumb.string()) : json(nullptr)}});
+  }
+  return list;
+}
+// --- end consent, settings, today ---
+
 Result<json> Daemon::handle(const protocol::Request& req) {
   const json& a = req.args;
   if (req.cmd == "status") return statusJson();
@@ -523,10 +738,16 @@ Result<json> Daemon::handle(const protocol::Request& req) {
     TimerSpec spec{requireString(a, "project_id", 256, &err), requireString(a, "task_id", 256, &err),
                    requireString(a, "note", 4096, &err)};
     if (!err.message.empty()) return std::unexpected(err);
+    if (consent_->declined())
+      return fail(Errc::kInvalidInput,
+                  "monitoring was declined on this computer, so the timer stays off; grant consent to start it");
     auto r = tracker_->startTimer(spec);
     scheduleTick();
     return r;
   }
+  if (req.cmd == "consent") return decideConsent(a);
+  if (req.cmd == "settings") return settingsJson();
+  if (req.cmd == "set_setting") return setSetting(a);
   if (req.cmd == "stop") return tracker_->stopTimer();
   if (req.cmd == "break_start") return tracker_->startBreak();
   if (req.cmd == "break_end") return tracker_->endBreak();
@@ -534,10 +755,14 @@ Result<json> Daemon::handle(const protocol::Request& req) {
     Error err;
     const std::string name = requireString(a, "decision", 64, &err);
     const std::string id = requireString(a, "idle_id", 64, &err);
+    std::optional<TimerSpec> to;
+    if (name == "reassign")
+      to = TimerSpec{requireString(a, "project_id", 256, &err), requireString(a, "task_id", 256, &err),
+                     requireString(a, "note", 4096, &err)};
     if (!err.message.empty()) return std::unexpected(err);
     auto d = decisionFromName(name);
-    if (!d) return fail(Errc::kInvalidInput, "decision must be keep, discard, discard_continue or break");
-    auto r = tracker_->decideIdle(*d, id);
+    if (!d) return fail(Errc::kInvalidInput, "decision must be keep, discard, discard_continue, reassign or break");
+    auto r = tracker_->decideIdle(*d, id, to);
     scheduleTick();
     return r;
   }
@@ -554,7 +779,11 @@ Result<json> Daemon::handle(const protocol::Request& req) {
     q.to_ms = to->get<int64_t>();
     auto records = outbox_->query(q);
     if (!records) return std::unexpected(records.error());
-    return buildReport(*records, q.from_ms, q.to_ms, toUnixMs(clock_.wall()));
+    json report = buildReport(*records, q.from_ms, q.to_ms, toUnixMs(clock_.wall()));
+    auto shots = screenshotList(q.from_ms, q.to_ms);  // issue 7: the employee's own view of their screenshots
+    if (!shots) return std::unexpected(shots.error());
+    report["screenshots"] = std::move(*shots);
+    return report;
   }
   if (req.cmd == "doctor") return doctorJson();
   if (req.cmd == "tab") {

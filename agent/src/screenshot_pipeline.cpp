@@ -1,6 +1,8 @@
 // Screenshot pipeline: redact → downscale → blur → encode → hash. See screenshot_pipeline.h.
 #include "workmonitor/agent/screenshot_pipeline.h"
 
+#include "image_encode.h"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 #include <cctype>
 #include <cmath>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <string_view>
 
@@ -165,16 +166,10 @@ Result<Shot> processMonitor(const platform::MonitorImage& image, const std::vect
                                          std::to_string(geo.width));
   }
   std::string format;
-  std::string extension;
-  int quality_flag = 0;
   if (equalsIgnoreCase(options.format, "jpeg") || equalsIgnoreCase(options.format, "jpg")) {
     format = "jpeg";
-    extension = ".jpg";
-    quality_flag = cv::IMWRITE_JPEG_QUALITY;
   } else if (equalsIgnoreCase(options.format, "webp")) {
     format = "webp";
-    extension = ".webp";
-    quality_flag = cv::IMWRITE_WEBP_QUALITY;
   } else {
     return fail(Errc::kInvalidInput, "screenshot format \"" + options.format + "\" is not supported (jpeg or webp)");
   }
@@ -224,8 +219,8 @@ Result<Shot> processMonitor(const platform::MonitorImage& image, const std::vect
       shot.blurred = true;
     }
 
-    std::vector<int> params{quality_flag, options.quality};
-    bool encoded = false;
+    auto view = [](const cv::Mat& m) { return PixelView{m.ptr<uint8_t>(0), m.cols, m.rows, m.step[0], m.channels()}; };
+    Result<std::vector<uint8_t>> encoded;
     if (format == "webp") {
       // WebP would keep the fourth channel as alpha, and X leaves it undefined (often 0: transparent).
       cv::Mat bgr;
@@ -234,16 +229,32 @@ Result<Shot> processMonitor(const platform::MonitorImage& image, const std::vect
       } else {
         bgr = work;
       }
-      encoded = cv::imencode(extension, bgr, shot.encoded, params);
+      encoded = encodeWebp(view(bgr), options.quality);
     } else {
-      encoded = cv::imencode(extension, work, shot.encoded, params);  // the JPEG writer drops X row by row
+      encoded = encodeJpeg(view(work), options.quality);  // libjpeg-turbo reads B,G,R,X directly
     }
-    if (!encoded || shot.encoded.empty()) {
-      return fail(Errc::kInternal, "encoding the screenshot as " + format + " failed");
+    if (!encoded) {
+      return fail(Errc::kInternal, "encoding the screenshot as " + format + " failed: " + encoded.error().message);
     }
+    shot.encoded = std::move(*encoded);
     shot.width = work.cols;
     shot.height = work.rows;
     shot.phash = perceptualHash(work);
+    if (options.thumbnail_width > 0) {
+      // What the person sees of their own shot: the same redacted and blurred picture, small.
+      cv::Mat thumb = work;
+      if (work.cols > options.thumbnail_width) {
+        const int h = std::max(
+            1, static_cast<int>(static_cast<int64_t>(work.rows) * options.thumbnail_width / std::max(1, work.cols)));
+        cv::resize(work, thumb, cv::Size(options.thumbnail_width, h), 0, 0, cv::INTER_AREA);
+      }
+      if (thumb.channels() == 4) {
+        cv::Mat bgr;
+        cv::cvtColor(thumb, bgr, cv::COLOR_BGRA2BGR);
+        thumb = bgr;
+      }
+      if (auto t = encodeJpeg(view(thumb), 70)) shot.thumbnail = std::move(*t);
+    }
   } catch (const cv::Exception& e) {
     return fail(Errc::kInternal, std::string("screenshot processing failed: ") + e.what());
   }

@@ -55,12 +55,33 @@ ShotOptions shotOptions(const ScreenshotConfig& c) {
   o.format = c.format;
   o.quality = c.quality;
   o.excluded_apps = c.excluded_apps;
+  o.thumbnail_width = ScreenshotTaker::kThumbnailWidth;
   return o;
+}
+
+// The creation time (Unix ms) in a UUIDv7's first 48 bits, or nullopt for another name.
+std::optional<int64_t> uuidV7Millis(const std::string& id) {
+  if (id.size() < 13 || id[8] != '-') return std::nullopt;
+  const std::string hex = id.substr(0, 8) + id.substr(9, 4);
+  int64_t ms = 0;
+  for (char c : hex) {
+    int v = 0;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else
+      return std::nullopt;
+    ms = ms * 16 + v;
+  }
+  return ms;
 }
 
 }  // namespace
 
 const char* screenshotExtension(const std::string& format) { return format == "webp" ? "webp" : "jpg"; }
+
+fs::path ScreenshotTaker::thumbnailDirFor(const fs::path& spool_dir) { return spool_dir.parent_path() / "thumbnails"; }
 
 struct ScreenshotTaker::Job {
   WallTime taken_at;
@@ -71,7 +92,8 @@ struct ScreenshotTaker::Job {
   std::vector<platform::WindowRect> windows;
   struct Out {
     api::Record record;
-    fs::path temp, final_path;  // empty for an unchanged screen
+    fs::path temp, final_path;              // empty for an unchanged screen
+    fs::path thumb_temp, thumb_final_path;  // empty for an unchanged screen or without a thumbnail
   };
   std::vector<Out> outs;
   std::vector<std::string> errors;
@@ -85,6 +107,7 @@ ScreenshotTaker::ScreenshotTaker(const Clock& clock, UuidV7Generator& ids, Recor
       sink_(sink),
       capturer_(capturer),
       spool_(std::move(spool_dir)),
+      thumbs_(thumbnailDirFor(spool_)),
       config_(std::move(config)),
       hooks_(std::move(hooks)),
       rng_(seed ? seed : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {
@@ -93,6 +116,10 @@ ScreenshotTaker::ScreenshotTaker(const Clock& clock, UuidV7Generator& ids, Recor
   std::error_code ec;
   for (fs::directory_iterator it(spool_, ec), end; !ec && it != end; it.increment(ec))
     if (it->path().extension() == ".tmp") fs::remove(it->path(), ec);
+  if (auto ok = ensurePrivateDir(thumbs_); !ok) spdlog::warn("screenshot thumbnails: {}", ok.error().message);
+  for (fs::directory_iterator it(thumbs_, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".tmp") fs::remove(it->path(), ec);
+  pruneThumbnailsIfDue();
   planInterval(clock_.mono());
   worker_ = std::thread([this] { workerLoop(); });
 }
@@ -290,6 +317,15 @@ void ScreenshotTaker::process(const std::shared_ptr<Job>& job,
         job->errors.push_back(ok.error().message);
         continue;
       }
+      if (!shot->thumbnail.empty()) {
+        out.thumb_final_path = thumbs_ / (r.id + ".jpg");
+        out.thumb_temp = out.thumb_final_path.string() + ".tmp";
+        if (auto ok = writePrivateFile(out.thumb_temp, shot->thumbnail); !ok) {
+          spdlog::debug("screenshots: no thumbnail: {}", ok.error().message);  // the shot itself is fine
+          out.thumb_temp.clear();
+          out.thumb_final_path.clear();
+        }
+      }
       previous_[monitor] = Previous{shot->phash, r.id};
     }
     job->outs.push_back(std::move(out));
@@ -320,8 +356,13 @@ void ScreenshotTaker::deliver(const std::shared_ptr<Job>& job) {
         if (ec) {
           spdlog::error("screenshots: cannot move {} into place: {}", out.temp.string(), ec.message());
           fs::remove(out.temp, ec);
+          if (!out.thumb_temp.empty()) fs::remove(out.thumb_temp, ec);
           ++failed_;
           continue;
+        }
+        if (!out.thumb_temp.empty()) {
+          fs::rename(out.thumb_temp, out.thumb_final_path, ec);
+          if (ec) fs::remove(out.thumb_temp, ec);
         }
       }
       ++taken_;
@@ -345,6 +386,28 @@ void ScreenshotTaker::deliver(const std::shared_ptr<Job>& job) {
     hooks_.post(std::move(finish));
   else
     finish();
+}
+
+int ScreenshotTaker::pruneThumbnails() {
+  const int64_t cutoff = toUnixMs(clock_.wall()) - kThumbnailKeep.count();
+  int removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(thumbs_, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    if (p.extension() != ".jpg") continue;
+    const auto made = uuidV7Millis(p.stem().string());
+    std::error_code rec;
+    if (made && *made < cutoff && fs::remove(p, rec)) ++removed;
+  }
+  if (removed > 0) spdlog::info("screenshots: {} thumbnail(s) older than 7 days deleted", removed);
+  return removed;
+}
+
+void ScreenshotTaker::pruneThumbnailsIfDue() {
+  const MonoTime now = clock_.mono();
+  if (next_thumb_prune_ != MonoTime{} && now < next_thumb_prune_) return;
+  next_thumb_prune_ = now + kThumbnailPruneEvery;
+  (void)pruneThumbnails();
 }
 
 // Owner's thread, after a file was put in place. Image names are UUIDv7 ids, so name order is time order.
@@ -442,11 +505,12 @@ ScreenshotService::~ScreenshotService() {
 void ScreenshotService::arm() {
   if (stopped_) return;
   timer_.cancel();
-  const MonoTime next = taker_->nextDeadline();
-  if (next == MonoTime::max()) return;  // disabled: setConfig arms again
+  // The next moment, or the daily thumbnail pruning (which also runs while screenshots are off).
+  const MonoTime next = std::min(taker_->nextDeadline(), taker_->nextThumbnailPrune());
   timer_.expires_after(std::max(Millis(0), std::chrono::duration_cast<Millis>(next - clock_.mono())));
   timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopped_) return;
+    taker_->pruneThumbnailsIfDue();
     taker_->tick();
     arm();
   });

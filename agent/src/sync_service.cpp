@@ -55,7 +55,7 @@ Result<AgentConfig> applyProfile(const AgentConfig& local, const json& profile) 
   const json known_keys = configToJson(AgentConfig{});
   json ours = json::object();
   for (const auto& [key, value] : profile["settings"].items())
-    if (known_keys.contains(key)) ours[key] = value;
+    if (known_keys.contains(key) && !localOnlySetting(key)) ours[key] = value;
   LoadedConfig checked = configFromJson(ours);
   if (!checked.problems.empty()) {
     std::string why;
@@ -66,6 +66,20 @@ Result<AgentConfig> applyProfile(const AgentConfig& local, const json& profile) 
   merged.update(ours);
   return configFromJson(merged).config;
 }
+
+namespace {
+
+// The profile's settings that are the agent's (known keys, not local-only): what `settings` shows as locked.
+json profileSettingsOf(const json& profile) {
+  json ours = json::object();
+  if (!profile.is_object() || !profile.contains("settings") || !profile["settings"].is_object()) return ours;
+  const json known_keys = configToJson(AgentConfig{});
+  for (const auto& [key, value] : profile["settings"].items())
+    if (known_keys.contains(key) && !localOnlySetting(key)) ours[key] = value;
+  return ours;
+}
+
+}  // namespace
 
 SyncService::SyncService(SyncServiceOptions options, sync::Outbox& outbox, const Clock& clock,
                          boost::asio::io_context& io, AgentConfig local, ApplyConfig apply)
@@ -107,7 +121,8 @@ void SyncService::start() {
       auto cfg = applyProfile(local_, c.value("profile", json()));
       if (cfg) {
         spdlog::info("applying the cached company profile");
-        boost::asio::post(io_, [this, config = *cfg] { apply_(config); });
+        boost::asio::post(
+            io_, [this, config = *cfg, ps = profileSettingsOf(c.value("profile", json()))] { apply_(config, ps); });
       } else {
         spdlog::warn("the cached company profile is no longer valid ({}); using local settings", cfg.error().message);
       }
@@ -121,12 +136,91 @@ void SyncService::stop() {
 }
 
 Result<void> SyncService::onProfile(const json& profile, const std::string& etag) {
-  auto cfg = applyProfile(local_, profile);
+  AgentConfig local;
+  {
+    std::lock_guard lk(mu_);
+    local = local_;
+  }
+  auto cfg = applyProfile(local, profile);
   if (!cfg) return std::unexpected(cfg.error());
   if (auto r = outbox_.setState(kProfileKey, json{{"etag", etag}, {"profile", profile}}.dump()); !r)
     spdlog::warn("cannot cache the company profile: {}", r.error().message);
-  boost::asio::post(io_, [this, config = *cfg] { apply_(config); });
+  boost::asio::post(io_, [this, config = *cfg, ps = profileSettingsOf(profile)] { apply_(config, ps); });
   return {};
+}
+
+AgentConfig SyncService::setLocal(const AgentConfig& local) {
+  {
+    std::lock_guard lk(mu_);
+    local_ = local;
+  }
+  if (!engine_) return local;
+  if (auto cached = outbox_.getState(kProfileKey); cached && *cached) {
+    json c = json::parse(**cached, nullptr, false);
+    if (c.is_object()) {
+      if (auto cfg = applyProfile(local, c.value("profile", json()))) return *cfg;
+    }
+  }
+  return local;
+}
+
+json SyncService::cachedProjects() {
+  json out{{"projects", json::array()}, {"fetched_at", nullptr}};
+  if (!engine_) return out;  // local-only: there is no company to have projects
+  if (auto cached = outbox_.getState(kProjectsKey); cached && *cached) {
+    json c = json::parse(**cached, nullptr, false);
+    if (c.is_object() && c.contains("projects") && c["projects"].is_array()) {
+      out["projects"] = c["projects"];
+      const int64_t at = c.value("fetched_at_ms", int64_t{0});
+      if (at > 0) out["fetched_at"] = formatUtc(fromUnixMs(at));
+    }
+  }
+  return out;
+}
+
+int64_t SyncService::refreshProjects() {
+  {
+    std::lock_guard lk(mu_);
+    if (projects_job_ != 0 && jobs_.contains(projects_job_) && !jobs_[projects_job_]) return projects_job_;
+  }
+  const int64_t id = newJob();
+  {
+    std::lock_guard lk(mu_);
+    projects_job_ = id;
+  }
+  engine_->fetchJson("/api/v1/agent/projects", [this, id](Result<json> r) {
+    // The engine's thread. The server's {project_id, name, tasks: [{task_id, name}]} becomes the control
+    // protocol's {id, name, tasks: [{id, name}]}.
+    if (r && r->is_object() && r->contains("projects") && (*r)["projects"].is_array()) {
+      json list = json::array();
+      for (const auto& p : (*r)["projects"]) {
+        if (!p.is_object()) continue;
+        json tasks = json::array();
+        if (p.contains("tasks") && p["tasks"].is_array()) {
+          for (const auto& t : p["tasks"])
+            if (t.is_object())
+              tasks.push_back({{"id", t.value("task_id", t.value("id", ""))}, {"name", t.value("name", "")}});
+        }
+        list.push_back(
+            {{"id", p.value("project_id", p.value("id", ""))}, {"name", p.value("name", "")}, {"tasks", tasks}});
+      }
+      const int64_t now = toUnixMs(clock_.wall());
+      if (auto ok = outbox_.setState(kProjectsKey, json{{"projects", list}, {"fetched_at_ms", now}}.dump()); !ok)
+        spdlog::warn("cannot cache the projects: {}", ok.error().message);
+      json reply{{"projects", list}, {"fetched_at", formatUtc(fromUnixMs(now))}, {"offline", false}};
+      finishJob(id, reply);
+      boost::asio::post(io_, [this, reply] {
+        if (broadcast_) broadcast_("projects", reply);
+      });
+      return;
+    }
+    json reply = cachedProjects();
+    reply["offline"] = true;
+    reply["error"] = r ? std::string("the server's projects reply was not understood") : r.error().message;
+    if (r) spdlog::warn("projects: {}", reply["error"].get<std::string>());
+    finishJob(id, reply);
+  });
+  return id;
 }
 
 int64_t SyncService::newJob() {
@@ -144,8 +238,22 @@ void SyncService::finishJob(int64_t id, Result<json> r) {
 }
 
 std::optional<Result<json>> SyncService::handle(const protocol::Request& req) {
-  static const char* kOurs[] = {"login", "enroll", "logout", "sync", "sync_job"};
+  static const char* kOurs[] = {"login", "enroll", "logout", "sync", "sync_job", "projects"};
   if (std::find(std::begin(kOurs), std::end(kOurs), req.cmd) == std::end(kOurs)) return std::nullopt;
+  if (req.cmd == "projects") {
+    json reply = cachedProjects();
+    if (!engine_) {
+      reply["offline"] = true;
+      return reply;
+    }
+    const sync::SyncStatus st = engine_->status();
+    reply["offline"] = st.auth != sync::AuthState::kSignedIn || !st.online;
+    if (st.auth == sync::AuthState::kSignedIn) {
+      reply["job"] = refreshProjects();
+      reply["refreshing"] = true;
+    }
+    return reply;
+  }
   if (!engine_)
     return fail(Errc::kUnavailable,
                 "this agent runs local-only: start it with `workmonitor-agent run --server URL` (or set "
@@ -163,7 +271,11 @@ std::optional<Result<json>> SyncService::handle(const protocol::Request& req) {
     return json{{"done", true}, {"result", *r}};
   }
   const int64_t id = newJob();
-  auto done = [this, id](Result<json> r) { finishJob(id, std::move(r)); };
+  auto done = [this, id, signs_in = req.cmd == "login" || req.cmd == "enroll"](Result<json> r) {
+    const bool ok = r.has_value();
+    finishJob(id, std::move(r));
+    if (ok && signs_in) (void)refreshProjects();  // the tray's project list is ready when it asks
+  };
   if (req.cmd == "login") {
     const std::string email = stringArg(a, "email"), password = stringArg(a, "password");
     if (email.empty() || password.empty() || email.size() > 320 || password.size() > 4096) {

@@ -14,11 +14,12 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::array<std::pair<IdleDecision, const char*>, 4> kDecisionNames{{
+constexpr std::array<std::pair<IdleDecision, const char*>, 5> kDecisionNames{{
     {IdleDecision::kKeep, "keep"},
     {IdleDecision::kDiscard, "discard"},
     {IdleDecision::kDiscardContinue, "discard_continue"},
     {IdleDecision::kBreak, "break"},
+    {IdleDecision::kReassign, "reassign"},
 }};
 
 json windowData(const platform::WindowInfo& w) {
@@ -37,6 +38,12 @@ const char* decisionName(IdleDecision d) {
   for (const auto& [k, n] : kDecisionNames)
     if (k == d) return n;
   return "keep";
+}
+
+std::vector<IdleDecision> allIdleDecisions() {
+  std::vector<IdleDecision> all;
+  for (const auto& [k, n] : kDecisionNames) all.push_back(k);
+  return all;
 }
 
 std::optional<IdleDecision> decisionFromName(const std::string& name) {
@@ -85,7 +92,29 @@ void Tracker::closeSpan(OpenSpan& span, MonoTime end) {
 void Tracker::emit(const Record& r) { sink_.put(r); }
 
 bool Tracker::recordingApps() const {
-  return (timerRunning() || config_.auto_tracking) && !break_ && !idle_ && !locked_;
+  return config_.monitoring_allowed && (timerRunning() || config_.auto_tracking) && !break_ && !idle_ && !locked_;
+}
+
+void Tracker::setConfig(const TrackerConfig& config) {
+  const bool was = recordingApps();
+  config_ = config;
+  const bool now_recording = recordingApps();
+  if (was == now_recording) return;
+  const MonoTime now = clock_.mono();
+  if (now_recording) {
+    maybeOpenAppSpan(now);
+  } else {
+    closeAppSpan(now);
+  }
+  announce();
+}
+
+std::vector<IdleDecision> Tracker::allowedDecisions() const {
+  std::vector<IdleDecision> out;
+  const bool suspend = pending_ && pending_->entry_already_split;
+  for (IdleDecision d : config_.idle_decisions)
+    if (!(suspend && d == IdleDecision::kKeep)) out.push_back(d);
+  return out;
 }
 
 TimerSpec Tracker::specOf(const Record& entry) {
@@ -254,16 +283,31 @@ void Tracker::returnFromIdle(MonoTime back) {
   announce();
 }
 
-Result<json> Tracker::decideIdle(IdleDecision decision, const std::string& idle_id) {
+Result<json> Tracker::decideIdle(IdleDecision decision, const std::string& idle_id,
+                                 const std::optional<TimerSpec>& reassign_to) {
   tick();
   if (!pending_) return fail(Errc::kInvalidInput, "no idle period is waiting for a decision");
   if (!idle_id.empty() && idle_id != pending_->rec.id)
     return fail(Errc::kInvalidInput, "idle period " + idle_id + " is not the one waiting for a decision");
-  applyDecision(decision);
+  // A suspend gap's "keep" is accepted and becomes discard_continue (applyDecision), as before; the
+  // profile's list is the limit.
+  const auto& allowed_by_profile = config_.idle_decisions;
+  if (std::find(allowed_by_profile.begin(), allowed_by_profile.end(), decision) == allowed_by_profile.end()) {
+    const auto allowed = allowedDecisions();
+    std::string list;
+    for (IdleDecision d : allowed) list += (list.empty() ? "" : ", ") + std::string(decisionName(d));
+    return fail(Errc::kInvalidInput,
+                std::string("'") + decisionName(decision) +
+                    "' is not allowed for this idle period by your company's settings; allowed: " +
+                    (list.empty() ? "none (the default applies when the question times out)" : list));
+  }
+  if (decision == IdleDecision::kReassign && (!reassign_to || reassign_to->project_id.empty()))
+    return fail(Errc::kInvalidInput, "reassign needs the project_id (and task_id) the idle time was spent on");
+  applyDecision(decision, reassign_to);
   return status();
 }
 
-void Tracker::applyDecision(IdleDecision decision) {
+void Tracker::applyDecision(IdleDecision decision, const std::optional<TimerSpec>& reassign_to) {
   if (!pending_) return;
   PendingIdle p = std::move(*pending_);
   pending_.reset();
@@ -285,7 +329,22 @@ void Tracker::applyDecision(IdleDecision decision) {
     b.duration_ms = p.rec.duration_ms;
     emit(b);
   }
-  if (spec && !entry_ && (decision == IdleDecision::kDiscardContinue || decision == IdleDecision::kBreak)) {
+  if (decision == IdleDecision::kReassign && reassign_to) {
+    // The idle time was work on something else: a closed entry of its own, with the idle period's times.
+    Record e = newRecord(RecordKind::kTimeEntry, p.start,
+                         json{{"project_id", reassign_to->project_id},
+                              {"task_id", reassign_to->task_id},
+                              {"note", reassign_to->note},
+                              {"source", "reassigned"},
+                              {"idle_id", p.rec.id}});
+    e.start_ms = p.rec.start_ms;
+    e.end_ms = p.rec.end_ms;
+    e.duration_ms = p.rec.duration_ms;
+    emit(e);
+  }
+  if (spec && !entry_ &&
+      (decision == IdleDecision::kDiscardContinue || decision == IdleDecision::kBreak ||
+       decision == IdleDecision::kReassign)) {
     openEntry(*spec, p.back, "after_idle");
   }
   if (!entry_ && !config_.auto_tracking) closeAppSpan(clock_.mono());
@@ -401,8 +460,9 @@ void Tracker::closeSuspendIdle() {
 void Tracker::askIdleDecision(const Record& idle, bool suspend) {
   const IdleDecision def =
       suspend && config_.idle_default == IdleDecision::kKeep ? IdleDecision::kDiscardContinue : config_.idle_default;
-  json choices =
-      suspend ? json{"discard", "discard_continue", "break"} : json{"keep", "discard", "discard_continue", "break"};
+  json choices = json::array();
+  for (IdleDecision d : config_.idle_decisions)
+    if (!(suspend && d == IdleDecision::kKeep)) choices.push_back(decisionName(d));
   events_("idle_return", json{{"idle_id", idle.id},
                               {"from", formatUtc(fromUnixMs(idle.start_ms))},
                               {"to", formatUtc(fromUnixMs(idle.end_ms.value_or(idle.start_ms)))},
@@ -630,6 +690,9 @@ json Tracker::status() const {
                          {"duration_ms", pending_->rec.duration_ms},
                          {"default", decisionName(config_.idle_default)},
                          {"decides_in_ms", std::max<int64_t>(0, (pending_->deadline - now).count())}};
+    json allowed = json::array();
+    for (IdleDecision d : allowedDecisions()) allowed.push_back(decisionName(d));
+    s["idle_pending"]["allowed"] = allowed;
   }
   if (!window_.app.empty()) s["window"] = {{"app", window_.app}, {"title", window_.title}};
   s["recording_apps"] = recordingApps();

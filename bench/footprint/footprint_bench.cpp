@@ -84,7 +84,8 @@ bool waitUntil(const std::function<bool()>& f, std::chrono::milliseconds limit) 
 Figures measure(wm::test::XvfbSession& x, const fs::path& dir, bool collectors, int busy_s, int idle_s) {
   fs::remove_all(dir);
   fs::create_directories(dir);
-  json cfg{{"idle_threshold_s", 600}, {"heartbeat_s", 30}};
+  // Pre-approved consent (the service-mode path): otherwise only the timer would run until a person agreed.
+  json cfg{{"idle_threshold_s", 600}, {"heartbeat_s", 30}, {"consent_preapproved", true}};
   cfg["screenshots_enabled"] = collectors;
   cfg["screenshot_interval_s"] = 60;
   cfg["activity_counts"] = collectors;

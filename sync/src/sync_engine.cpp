@@ -189,6 +189,33 @@ void SyncEngine::syncNow(JobDone done) {
   cv_.notify_all();
 }
 
+void SyncEngine::fetchJson(std::string path, JobDone done) {
+  std::unique_lock lk(mu_);
+  if (stop_ && !thread_.joinable()) {
+    lk.unlock();
+    done(fail(Errc::kUnavailable, "the agent is stopping"));
+    return;
+  }
+  jobs_.push_back([this, path = std::move(path), done = std::move(done)] {
+    if (auth_.state() != AuthState::kSignedIn) {
+      done(fail(Errc::kUnavailable, "not signed in"));
+      return;
+    }
+    HttpRequest req;
+    req.url = joinUrl(options_.server_url, path);
+    req.headers = {{"Accept", "application/json"}};
+    auto reply = authedCall(std::move(req));
+    if (!reply) {
+      st_.online = reply.error().kind != ApiErrc::kOffline;
+      done(std::unexpected(toError(reply.error())));
+      return;
+    }
+    st_.online = true;
+    done(reply->body);
+  });
+  cv_.notify_all();
+}
+
 void SyncEngine::afterSignIn(const json& reply, const std::string& email) {
   json user = reply.value("user", json::object());
   if (!user.is_object()) user = json::object();

@@ -47,7 +47,12 @@ class ActivityE2E : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void writeConfig(const json& j) { std::ofstream(dir_ / "agent.json") << j.dump(); }
+  // Monitoring here needs no person's answer (consent_preapproved, as in headless service mode) unless a
+  // test says otherwise.
+  void writeConfig(json j) {
+    if (!j.contains("consent_preapproved")) j["consent_preapproved"] = true;
+    std::ofstream(dir_ / "agent.json") << j.dump();
+  }
 
   void startAgent() {
     agent_ = x_->spawn({WM_AGENT_BINARY, "--state-dir", (dir_ / "state").string(), "--socket", socket_.string(),

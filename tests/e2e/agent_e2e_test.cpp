@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -48,7 +49,12 @@ class AgentE2E : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void writeConfig(const json& j) { std::ofstream(dir_ / "agent.json") << j.dump(); }
+  // Monitoring here needs no person's answer (consent_preapproved, as in headless service mode) unless a
+  // test says otherwise.
+  void writeConfig(json j) {
+    if (!j.contains("consent_preapproved")) j["consent_preapproved"] = true;
+    std::ofstream(dir_ / "agent.json") << j.dump();
+  }
 
   void startAgent() {
     agent_ = x_->spawn({WM_AGENT_BINARY, "--state-dir", (dir_ / "state").string(), "--socket", socket_.string(),
@@ -127,7 +133,14 @@ TEST_F(AgentE2E, RecordsTimerAppSpansAndIdleThatReportShows) {
   keepBusy(1500ms);
   ASSERT_TRUE(x_->activate(alpha->second));
   keepBusy(1000ms);
-  EXPECT_EQ(call("status")["window"]["title"], "Alpha window");
+  // The window change reaches the agent asynchronously (X event -> watcher thread -> io thread): wait for it.
+  EXPECT_TRUE(test::waitUntil(
+      [&] {
+        const json w = call("status")["window"];
+        return w.is_object() && w.value("title", "") == "Alpha window";
+      },
+      10s))
+      << call("status").dump();
 
   // Hands off: after 5 s without input the agent goes idle; input brings the idle-return question, and with
   // no answer within 2 s the configured default (discard and continue) applies.
@@ -298,6 +311,114 @@ TEST_F(AgentE2E, TabMessagesBecomeWebsiteSpansOnlyWhileTheBrowserIsInFront) {
     EXPECT_EQ(bytes.find(secret), std::string::npos) << secret;
   }
   x_->terminate(browser);
+}
+
+// Issue 7 with the real binary: until the person consents only the timer runs; a grant turns app spans on;
+// a decline keeps the timer off. Decisions are consent_event records in the outbox.
+TEST_F(AgentE2E, ConsentGatesMonitoringAndDeclineKeepsTheTimerOff) {
+  writeConfig(json{{"consent_preapproved", false},
+                   {"idle_threshold_s", 60},
+                   {"heartbeat_s", 1},
+                   {"pulse_s", 1},
+                   {"screenshots_enabled", false}});
+  auto alpha = x_->openXterm("Alpha window");
+  auto beta = x_->openXterm("Beta window");
+  ASSERT_TRUE(alpha && beta);
+  ASSERT_TRUE(x_->activate(alpha->second));
+  startAgent();
+  auto nowMs = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+
+  json st = call("status");
+  ASSERT_TRUE(st.contains("consent")) << st.dump();
+  EXPECT_TRUE(st["consent"]["required"].get<bool>());
+  EXPECT_FALSE(st["consent"]["granted"].get<bool>());
+  const std::string version = st["consent"]["version"];
+  std::set<std::string> categories;
+  for (const auto& c : st["consent"]["collects"]) categories.insert(c["category"]);
+  EXPECT_TRUE(categories.count("app_usage") && categories.count("activity") && categories.count("usb"));
+  EXPECT_FALSE(categories.count("screenshots")) << "screenshots are off in this configuration";
+  EXPECT_TRUE(st["agent"]["allow_quit"].get<bool>());
+  EXPECT_EQ(st["today_ms"], 0);
+
+  // No answer yet: the timer runs, nothing else is recorded.
+  EXPECT_EQ(call("start", {{"project_id", "p-before"}})["state"], "tracking");
+  EXPECT_FALSE(call("status")["recording_apps"].get<bool>());
+  keepBusy(1000ms);
+  ASSERT_TRUE(x_->activate(beta->second));
+  keepBusy(1000ms);
+  ASSERT_TRUE(call("stop").is_object());
+  EXPECT_GT(call("status")["today_ms"].get<int64_t>(), 1000);
+
+  // A stale version is refused; the current one grants.
+  auto client = agent::ControlClient::connect(socket_);
+  ASSERT_TRUE(client);
+  auto stale = client->call("consent", {{"decision", "grant"}, {"version", "0123456789abcdef"}});
+  ASSERT_FALSE(stale);
+  const int64_t granted_at = nowMs();
+  st = call("consent", {{"decision", "grant"}, {"version", version}});
+  EXPECT_TRUE(st["consent"]["granted"].get<bool>()) << st.dump();
+  EXPECT_FALSE(st["consent"]["required"].get<bool>());
+  EXPECT_EQ(call("start", {{"project_id", "p-after"}})["state"], "tracking");
+  EXPECT_TRUE(call("status")["recording_apps"].get<bool>());
+  keepBusy(1000ms);
+  ASSERT_TRUE(x_->activate(alpha->second));
+  keepBusy(1000ms);
+
+  // Decline: the running timer stops, and it cannot start again.
+  const int64_t declined_at = nowMs();
+  st = call("consent", {{"decision", "decline"}, {"version", version}});
+  EXPECT_EQ(st["consent"]["decision"], "declined");
+  EXPECT_TRUE(st["timer"].is_null());
+  auto refused = client->call("start", {{"project_id", "p-after"}});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("declined"), std::string::npos) << refused.error().message;
+
+  // Local-only: projects are an empty list, offline; settings say where each value comes from.
+  json projects = call("projects");
+  EXPECT_TRUE(projects["projects"].empty());
+  EXPECT_TRUE(projects["offline"].get<bool>());
+  json settings = call("settings");
+  std::map<std::string, json> by_key;
+  for (const auto& s : settings["settings"]) by_key[s["key"]] = s;
+  ASSERT_TRUE(by_key.count("idle_threshold_s"));
+  EXPECT_EQ(by_key["idle_threshold_s"]["source"], "user");
+  EXPECT_FALSE(by_key["idle_threshold_s"]["locked"].get<bool>());
+  EXPECT_EQ(by_key["idle_default_decision"]["source"], "default");
+  EXPECT_FALSE(by_key.count("consent_preapproved")) << "not the person's to change";
+  settings = call("set_setting", {{"key", "idle_threshold_s"}, {"value", 90}});
+  for (const auto& s : settings["settings"]) {
+    if (s["key"] == "idle_threshold_s") {
+      EXPECT_EQ(s["value"], 90);
+    }
+  }
+  EXPECT_FALSE(client->call("set_setting", {{"key", "idle_threshold_s"}, {"value", "soon"}}));
+  EXPECT_FALSE(client->call("set_setting", {{"key", "consent_preapproved"}, {"value", true}}));
+  std::ifstream saved(dir_ / "agent.json");
+  json on_disk = json::parse(saved, nullptr, false);
+  EXPECT_EQ(on_disk["idle_threshold_s"], 90);
+  EXPECT_EQ(on_disk["consent_preapproved"], false);
+
+  ASSERT_EQ(stopAgent(SIGTERM), 0);
+  auto apps = stored({api::RecordKind::kAppUsage});
+  ASSERT_FALSE(apps.empty()) << "app spans after the grant";
+  for (const auto& a : apps) {
+    EXPECT_GE(a.start_ms, granted_at - 50) << "no app span before the grant";
+    EXPECT_LE(a.end_ms.value_or(0), declined_at + 1000) << "none after the decline";
+  }
+  EXPECT_EQ(stored({api::RecordKind::kTimeEntry}).size(), 2u) << "the timer ran before the grant too";
+  auto consent = stored({api::RecordKind::kConsentEvent});
+  size_t granted = 0, revoked = 0;
+  for (const auto& c : consent) {
+    EXPECT_EQ(c.data["policy_version"], version);
+    EXPECT_EQ(c.data["source"], "agent");
+    EXPECT_TRUE(categories.count(c.data["consent_type"].get<std::string>()));
+    (c.data["action"] == "granted" ? granted : revoked)++;
+  }
+  EXPECT_EQ(granted, categories.size());
+  EXPECT_EQ(revoked, categories.size());
 }
 
 }  // namespace

@@ -69,7 +69,8 @@ class AgentSessionE2E : public ::testing::Test {
         {"idle_default_decision", "discard_continue"},
         {"heartbeat_s", 1},
         {"pulse_s", 1},
-        {"lock_counts_as", lock_counts_as}}.dump();
+        {"lock_counts_as", lock_counts_as},
+        {"consent_preapproved", true}}.dump();
   }
   void startAgent() {
     agent_ = x_->spawn({WM_AGENT_BINARY, "--state-dir", (dir_ / "state").string(), "--socket", socket_.string(),

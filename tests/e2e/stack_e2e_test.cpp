@@ -230,7 +230,12 @@ class StackE2E : public ::testing::Test {
   }
 
   // --- the agent ---
-  void writeConfig(const json& j) { std::ofstream(dir_ / "agent.json") << j.dump(); }
+  // Monitoring here needs no person's answer (consent_preapproved, as in headless service mode) unless a
+  // test says otherwise.
+  void writeConfig(json j) {
+    if (!j.contains("consent_preapproved")) j["consent_preapproved"] = true;
+    std::ofstream(dir_ / "agent.json") << j.dump();
+  }
   /// Starts the agent against url. Without a display unless the test runs an Xvfb session.
   void startAgent(const std::string& url) {
     agent_ = std::make_unique<Child>(

@@ -48,7 +48,7 @@ class UsbE2E : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("wm-usb-e2e-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    std::ofstream(dir_ / "agent.json") << json{{"usb_events", true}}.dump();
+    std::ofstream(dir_ / "agent.json") << json{{"usb_events", true}, {"consent_preapproved", true}}.dump();
   }
   void TearDown() override {
     if (agent_ > 0) {

@@ -282,6 +282,51 @@ TEST_F(ScreenshotTakerTest, AShotWritesAPrivateImageAndItsRecordAndAnnouncesIt) 
   EXPECT_EQ(t.status().at("taken"), 2);
 }
 
+// Issue 7: a small private JPEG per image for the employee's own view, next to the spool, kept 7 days.
+TEST_F(ScreenshotTakerTest, EachImageGetsASmallPrivateThumbnailKeptForSevenDays) {
+  auto& t = taker();
+  untilNextMoment();
+  ASSERT_EQ(sink_.records.size(), 2u);
+  const fs::path thumbs = dir_ / "thumbnails";
+  EXPECT_EQ(t.thumbnailDir(), thumbs);
+  for (const auto& r : sink_.records) {
+    const fs::path thumb = thumbs / (r.id + ".jpg");
+    ASSERT_TRUE(fs::exists(thumb)) << thumb;
+    struct stat st {};
+    ASSERT_EQ(::stat(thumb.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    const std::string bytes = readFile(thumb);
+    ASSERT_GT(bytes.size(), 4u);
+    EXPECT_EQ(bytes.substr(0, 2), std::string("\xff\xd8"));
+    // The frame header (SOF0/SOF2) holds the size: at most 320 wide, aspect kept.
+    size_t sof = std::string::npos;
+    for (size_t i = 2; i + 9 < bytes.size(); ++i) {
+      const auto m = static_cast<unsigned char>(bytes[i + 1]);
+      if (static_cast<unsigned char>(bytes[i]) == 0xff && (m == 0xc0 || m == 0xc2)) {
+        sof = i;
+        break;
+      }
+    }
+    ASSERT_NE(sof, std::string::npos);
+    auto u16 = [&](size_t at) {
+      return (static_cast<unsigned char>(bytes[at]) << 8) | static_cast<unsigned char>(bytes[at + 1]);
+    };
+    const int height = u16(sof + 5), width = u16(sof + 7);
+    EXPECT_EQ(width, 320);
+    EXPECT_EQ(height, 240);
+    EXPECT_LT(bytes.size(), readFile(spool_ / (r.id + ".jpg")).size());
+  }
+  // Not in the spool (never uploaded), and gone after 7 days while the spool keeps its images.
+  for (const auto& f : spooled()) EXPECT_NE(f.filename(), "thumbnails");
+  clock_.advance(std::chrono::hours(24 * 6));
+  t.pruneThumbnailsIfDue();
+  EXPECT_EQ(std::distance(fs::directory_iterator(thumbs), fs::directory_iterator()), 2);
+  clock_.advance(std::chrono::hours(24 * 2));
+  t.pruneThumbnailsIfDue();
+  EXPECT_EQ(std::distance(fs::directory_iterator(thumbs), fs::directory_iterator()), 0);
+  EXPECT_TRUE(fs::exists(spool_ / (sink_.records[0].id + ".jpg")));
+}
+
 TEST_F(ScreenshotTakerTest, AMomentWhileNotCollectingIsSkipped) {
   const MonoTime start = clock_.mono();
   auto& t = taker();

@@ -44,6 +44,10 @@ struct AgentConfig {
   CollectorConfig collectors;
   int64_t outbox_max_bytes = 512LL * 1024 * 1024;
   Millis outbox_max_age{std::chrono::hours(24 * 30)};
+  bool allow_quit = true;  // the tray offers Quit (profile `allow_quit`)
+  /// Local agent.json only (a company profile cannot set it): monitoring needs no answer from a person,
+  /// for headless service mode under an admin's machine policy. Consent is then recorded as pre-approved.
+  bool consent_preapproved = false;
 };
 
 struct LoadedConfig {
@@ -57,5 +61,8 @@ LoadedConfig configFromJson(const nlohmann::json& j);
 /// Reads the file; a missing file means defaults, an unreadable or malformed one is a problem.
 LoadedConfig loadConfig(const std::filesystem::path& path);
 nlohmann::json configToJson(const AgentConfig& c);
+/// Settings that only the local agent.json may hold: a profile's value for them is ignored, and the tray's
+/// set_setting cannot change them.
+bool localOnlySetting(const std::string& key);
 
 }  // namespace wm::agent

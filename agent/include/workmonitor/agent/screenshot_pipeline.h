@@ -18,6 +18,7 @@ struct ShotOptions {
   std::string format = "jpeg";  // "jpeg" (also "jpg") or "webp"
   int quality = 75;             // 1..100
   std::vector<std::string> excluded_apps;
+  int thumbnail_width = 0;  // > 0: also a small JPEG at most this wide (for the employee's own view); 0: none
 };
 
 struct Shot {
@@ -30,6 +31,7 @@ struct Shot {
   uint64_t phash = 0;      // perceptual hash of the (redacted) image
   bool blurred = false;
   int redacted_windows = 0;
+  std::vector<uint8_t> thumbnail;  // JPEG of the final (redacted, blurred) image, when thumbnail_width > 0
 };
 
 /// Redacts (blacks out every window of an excluded app, clipped to this monitor), downscales to max_width

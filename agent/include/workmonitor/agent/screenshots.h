@@ -49,6 +49,13 @@ class ScreenshotTaker {
   /// first beyond it — set-aside (rejected) images before queued ones — logged and counted in `dropped`.
   /// Their metadata records stay.
   static constexpr uintmax_t kSpoolMaxBytes = 512ull * 1024 * 1024;
+  /// Thumbnails for the employee's own "my activity" view: `<spool>/../thumbnails/<id>.jpg`, at most this wide,
+  /// kept kThumbnailKeep (by the id's UUIDv7 time) and never uploaded. Pruned at start and daily.
+  static constexpr int kThumbnailWidth = 320;
+  static constexpr Millis kThumbnailKeep{std::chrono::hours(24 * 7)};
+  static constexpr Millis kThumbnailPruneEvery{std::chrono::hours(24)};
+  /// The thumbnail directory that belongs to a spool directory.
+  static std::filesystem::path thumbnailDirFor(const std::filesystem::path& spool_dir);
   struct Hooks {
     std::function<bool()> gate;                            // may a shot be taken now (tracker.collecting())
     std::function<std::optional<std::string>()> entry_id;  // the running time entry, for time_entry_id
@@ -84,6 +91,12 @@ class ScreenshotTaker {
   void setSpoolLimit(uintmax_t bytes) { spool_max_ = bytes; }
   nlohmann::json status() const;
   const std::filesystem::path& spoolDir() const { return spool_; }
+  const std::filesystem::path& thumbnailDir() const { return thumbs_; }
+  /// Deletes thumbnails older than kThumbnailKeep (by the wall clock); returns how many.
+  int pruneThumbnails();
+  /// Prunes when a day has passed since the last pruning. Owner's thread.
+  void pruneThumbnailsIfDue();
+  MonoTime nextThumbnailPrune() const { return next_thumb_prune_; }
   /// The moments planned for the current interval (tests check them).
   const std::vector<MonoTime>& plannedMoments() const { return moments_; }
 
@@ -103,6 +116,8 @@ class ScreenshotTaker {
   RecordSink& sink_;
   platform::ScreenCapturer& capturer_;
   std::filesystem::path spool_;
+  std::filesystem::path thumbs_;
+  MonoTime next_thumb_prune_{};
   ScreenshotConfig config_;
   Hooks hooks_;
   std::mt19937_64 rng_;

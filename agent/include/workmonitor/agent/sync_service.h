@@ -45,9 +45,13 @@ Result<AgentConfig> applyProfile(const AgentConfig& local, const nlohmann::json&
 
 class SyncService {
  public:
-  /// Runs on the io_context thread with the effective configuration after a profile was accepted.
-  using ApplyConfig = std::function<void(const AgentConfig&)>;
-  static constexpr const char* kProfileKey = "sync.profile";  // outbox state: {etag, profile}
+  /// Runs on the io_context thread with the effective configuration after a profile was accepted, and the
+  /// profile's settings that are in force (the keys a person cannot change: `settings` shows them locked).
+  using ApplyConfig = std::function<void(const AgentConfig&, const nlohmann::json& profile_settings)>;
+  /// Pushes an event to the control socket's subscribers (called on the io_context thread).
+  using Broadcast = std::function<void(const std::string& event, const nlohmann::json& data)>;
+  static constexpr const char* kProfileKey = "sync.profile";    // outbox state: {etag, profile}
+  static constexpr const char* kProjectsKey = "sync.projects";  // outbox state: {projects, fetched_at_ms}
 
   SyncService(SyncServiceOptions options, sync::Outbox& outbox, const Clock& clock, boost::asio::io_context& io,
               AgentConfig local, ApplyConfig apply);
@@ -56,6 +60,10 @@ class SyncService {
   SyncService& operator=(const SyncService&) = delete;
 
   bool enabled() const { return engine_ != nullptr; }
+  void setBroadcast(Broadcast b) { broadcast_ = std::move(b); }
+  /// The user's own settings changed (set_setting): returns the effective settings, with the cached company
+  /// profile over them when there is one (the caller applies them).
+  AgentConfig setLocal(const AgentConfig& local);
   /// Applies the cached profile (posted to the io_context) and starts the uploader thread.
   void start();
   void stop();
@@ -63,6 +71,9 @@ class SyncService {
   /// The sync control commands; nullopt when `req` is not one of them. Network work never runs on the
   /// caller's (io_context) thread: login/enroll/logout/sync return {"job": N} at once and the client polls
   /// `sync_job` {"job": N} until it answers {"done": true, ...} or with the job's error.
+  /// `projects` answers at once from the cache ({projects, fetched_at, offline}); when signed in it also
+  /// starts a refresh ({job, refreshing: true}) whose result is the fresh list (or the cache with offline:
+  /// true when the server cannot be reached), and pushes a `projects` event when the list was fetched.
   std::optional<Result<nlohmann::json>> handle(const protocol::Request& req);
   nlohmann::json statusJson();
   /// One line for `doctor`.
@@ -70,6 +81,9 @@ class SyncService {
 
  private:
   Result<void> onProfile(const nlohmann::json& profile, const std::string& etag);
+  nlohmann::json cachedProjects();
+  /// Starts a fetch of the projects list; returns its job id (an existing one when a fetch is in flight).
+  int64_t refreshProjects();
   int64_t newJob();
   void finishJob(int64_t id, Result<nlohmann::json> r);
 
@@ -84,7 +98,9 @@ class SyncService {
   std::unique_ptr<sync::CredentialStore> credentials_;
   std::unique_ptr<sync::SyncEngine> engine_;
 
-  std::mutex mu_;
+  Broadcast broadcast_;
+  std::mutex mu_;             // also guards local_ (read on the engine's thread by onProfile)
+  int64_t projects_job_ = 0;  // the projects fetch in flight (0: none)
   int64_t next_job_ = 1;
   std::map<int64_t, std::optional<Result<nlohmann::json>>> jobs_;
 };

@@ -24,10 +24,14 @@ enum class IdleDecision {
   kDiscard,          // the idle time is removed and the timer stops at the idle start
   kDiscardContinue,  // the idle time is removed and the timer goes on from the return
   kBreak,            // the idle time becomes a break and the timer goes on from the return
+  kReassign,         // the idle time becomes a time entry for another project/task (source "reassigned") and
+                     // the timer goes on from the return
 };
 
 const char* decisionName(IdleDecision d);
 std::optional<IdleDecision> decisionFromName(const std::string& name);
+/// Every decision, in the order the idle-return question lists them.
+std::vector<IdleDecision> allIdleDecisions();
 
 struct TrackerConfig {
   Millis idle_threshold{std::chrono::minutes(5)};
@@ -38,6 +42,12 @@ struct TrackerConfig {
   Millis resume_window{std::chrono::minutes(5)};  // a restart within this keeps the timer running
   Millis heartbeat_interval{std::chrono::seconds(30)};
   Millis min_suspend{std::chrono::seconds(5)};  // boot-vs-monotonic drift that counts as a suspend
+  /// The answers the person may give to the idle-return question (profile `idle_decisions`). The timeout's
+  /// default applies whatever this says.
+  std::vector<IdleDecision> idle_decisions = allIdleDecisions();
+  /// App spans are recorded only while this is true: the daemon clears it until the person has consented to
+  /// app usage (the timer itself runs regardless).
+  bool monitoring_allowed = true;
 };
 
 /// What a timer is tracked against.
@@ -79,8 +89,11 @@ class Tracker {
   Result<nlohmann::json> stopTimer();
   Result<nlohmann::json> startBreak();
   Result<nlohmann::json> endBreak();
-  /// Answers the pending idle-return question. idle_id, when given, must name the pending period.
-  Result<nlohmann::json> decideIdle(IdleDecision decision, const std::string& idle_id = {});
+  /// Answers the pending idle-return question. idle_id, when given, must name the pending period. A decision
+  /// missing from config().idle_decisions is refused. kReassign needs `reassign_to` with a project_id: the idle
+  /// time becomes a closed time entry for it (source "reassigned") and the running timer goes on from the return.
+  Result<nlohmann::json> decideIdle(IdleDecision decision, const std::string& idle_id = {},
+                                    const std::optional<TimerSpec>& reassign_to = std::nullopt);
 
   /// Platform input: the user has been without input for since_last_input (threshold crossed) ...
   void onIdle(Millis since_last_input);
@@ -115,7 +128,10 @@ class Tracker {
   /// When tick() next has something to do.
   MonoTime nextDeadline() const;
   const TrackerConfig& config() const { return config_; }
-  void setConfig(const TrackerConfig& config) { config_ = config; }
+  /// Applies at once: app spans start or stop when auto_tracking or monitoring_allowed changed.
+  void setConfig(const TrackerConfig& config);
+  /// The decisions the person may give for the pending question (suspend gaps cannot be kept as work).
+  std::vector<IdleDecision> allowedDecisions() const;
 
  private:
   struct OpenSpan {
@@ -145,7 +161,7 @@ class Tracker {
   void closeEntry(MonoTime end);
   void closeAppSpan(MonoTime end);
   void maybeOpenAppSpan(MonoTime start);
-  void applyDecision(IdleDecision decision);
+  void applyDecision(IdleDecision decision, const std::optional<TimerSpec>& reassign_to = std::nullopt);
   void handleSuspend(MonoTime asleep_at, Millis gap);
   void finishAnnouncedSuspend(Millis slept);
   void closeSuspendIdle();

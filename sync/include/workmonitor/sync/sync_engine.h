@@ -96,6 +96,9 @@ class SyncEngine {
   void logout(JobDone done);
   /// Uploads now, ignoring the backoff; `done` gets {uploaded, quarantined, pending} or the failure.
   void syncNow(JobDone done);
+  /// GET `path` (e.g. /api/v1/agent/projects) with the access token on the engine's thread; `done` gets the
+  /// reply's JSON body, or kUnavailable when not signed in, or the failure (kUnavailable when offline).
+  void fetchJson(std::string path, JobDone done);
 
   SyncStatus status() const;
 

@@ -1,0 +1,181 @@
+// Consent before monitoring (see consent.h).
+#include "workmonitor/agent/consent.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace wm::agent {
+
+using nlohmann::json;
+
+namespace {
+
+std::string minutes(Millis d) {
+  const int64_t s = d.count() / 1000;
+  if (s % 60 != 0) return std::to_string(s) + " s";
+  return std::to_string(s / 60) + " min";
+}
+
+}  // namespace
+
+std::vector<ConsentItem> consentItems(const AgentConfig& c) {
+  std::vector<ConsentItem> items;
+  items.push_back({"app_usage", "the app and window title in front of you while time is tracked", "1"});
+  if (c.tracker.auto_tracking)
+    items.push_back({"auto_tracking", "time and apps are tracked automatically whenever you are active", "1"});
+  if (c.collectors.website_usage) {
+    items.push_back({"website_usage",
+                     c.collectors.website_domain_only
+                         ? "the website domains you visit while time is tracked (browser extension)"
+                         : "the web addresses you visit while time is tracked (browser extension)",
+                     c.collectors.website_domain_only ? "domain" : "url"});
+  }
+  if (c.screenshots.enabled) {
+    const auto& s = c.screenshots;
+    std::string detail = std::to_string(s.per_interval) + (s.per_interval == 1 ? " screenshot" : " screenshots") +
+                         " every " + minutes(s.interval) + " while time is tracked" +
+                         (s.blur ? ", blurred" : ", not blurred") + "; password managers are blacked out";
+    items.push_back({"screenshots", detail,
+                     std::to_string(s.interval.count() / 1000) + "/" + std::to_string(s.per_interval) + "/" +
+                         (s.blur ? "blur" : "clear")});
+  }
+  if (c.collectors.activity_counts)
+    items.push_back(
+        {"activity", "how many keyboard and mouse events per minute while time is tracked (never which keys)", "1"});
+  if (c.collectors.usb_events) items.push_back({"usb", "USB devices connected to and removed from this computer", "1"});
+  return items;
+}
+
+std::string consentVersion(const std::vector<ConsentItem>& items) {
+  std::vector<std::string> parts;
+  for (const auto& i : items) parts.push_back(i.category + "=" + i.fingerprint);
+  std::sort(parts.begin(), parts.end());
+  uint64_t h = 1469598103934665603ull;  // FNV-1a 64: stable across builds and platforms
+  for (const auto& p : parts) {
+    for (unsigned char ch : p + ";") {
+      h ^= ch;
+      h *= 1099511628211ull;
+    }
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+Consent::Consent(const Clock& clock, UuidV7Generator& ids, RecordSink& sink) : clock_(clock), ids_(ids), sink_(sink) {
+  setConfig(AgentConfig{});
+}
+
+void Consent::restore(const std::optional<std::string>& saved) {
+  if (!saved) return;
+  json s = json::parse(*saved, nullptr, false);
+  if (!s.is_object()) return;
+  const std::string d = s.value("decision", "none");
+  if (d != "granted" && d != "declined") return;
+  decision_ = d;
+  decided_version_ = s.value("version", "");
+  decided_at_ms_ = s.value("decided_at_ms", int64_t{0});
+  granted_.clear();
+  if (d == "granted" && s.contains("categories") && s["categories"].is_object()) {
+    for (const auto& [k, v] : s["categories"].items())
+      if (v.is_string()) granted_[k] = v.get<std::string>();
+  }
+}
+
+bool Consent::setConfig(const AgentConfig& c) {
+  const json before = status();
+  std::vector<bool> allowed_before;
+  static const char* kAll[] = {"app_usage", "auto_tracking", "website_usage", "screenshots", "activity", "usb"};
+  for (const char* k : kAll) allowed_before.push_back(allows(k));
+  preapproved_ = c.consent_preapproved;
+  items_ = consentItems(c);
+  version_ = consentVersion(items_);
+  bool changed = before != status();
+  size_t i = 0;
+  for (const char* k : kAll) changed = changed || allowed_before[i++] != allows(k);
+  return changed;
+}
+
+bool Consent::allows(const std::string& category) const {
+  if (preapproved_) return true;
+  if (decision_ != "granted") return false;
+  auto item = std::find_if(items_.begin(), items_.end(), [&](const ConsentItem& i) { return i.category == category; });
+  if (item == items_.end()) return false;  // not collected under these settings
+  auto g = granted_.find(category);
+  return g != granted_.end() && g->second == item->fingerprint;
+}
+
+bool Consent::declined() const { return !preapproved_ && decision_ == "declined"; }
+
+bool Consent::required() const {
+  if (preapproved_) return false;
+  if (decision_ == "declined") return decided_version_ != version_;  // a new question after a changed set
+  if (decision_ != "granted") return true;
+  for (const auto& i : items_) {
+    auto g = granted_.find(i.category);
+    if (g == granted_.end() || g->second != i.fingerprint) return true;
+  }
+  return false;
+}
+
+Result<void> Consent::decide(bool grant, const std::string& version) {
+  if (preapproved_)
+    return fail(Errc::kInvalidInput, "monitoring on this computer was pre-approved by its administrator");
+  if (version.empty() || version != version_)
+    return fail(Errc::kInvalidInput, "consent version " + (version.empty() ? std::string("(none)") : version) +
+                                         " is not the current one (" + version_ +
+                                         "): what is collected has changed; read the consent status again");
+  decision_ = grant ? "granted" : "declined";
+  decided_version_ = version_;
+  decided_at_ms_ = toUnixMs(clock_.wall());
+  granted_.clear();
+  if (grant)
+    for (const auto& i : items_) granted_[i.category] = i.fingerprint;
+  for (const auto& i : items_) {
+    api::Record r;
+    r.id = ids_.next();
+    r.kind = api::RecordKind::kConsentEvent;
+    r.revision = 1;
+    r.start_ms = decided_at_ms_;
+    r.end_ms = decided_at_ms_;
+    r.duration_ms = 0;
+    r.data = json{{"consent_type", i.category},
+                  {"action", grant ? "granted" : "revoked"},
+                  {"policy_version", version_},
+                  {"source", "agent"},
+                  {"detail", i.detail}};
+    sink_.put(r);
+  }
+  save();
+  return {};
+}
+
+void Consent::save() {
+  json cats = json::object();
+  for (const auto& [k, v] : granted_) cats[k] = v;
+  sink_.setState(kStateKey, json{{"decision", decision_},
+                                 {"version", decided_version_},
+                                 {"decided_at_ms", decided_at_ms_},
+                                 {"categories", cats}}
+                                .dump());
+}
+
+json Consent::status() const {
+  json collects = json::array();
+  json changes = json::array();
+  for (const auto& i : items_) {
+    collects.push_back({{"category", i.category}, {"detail", i.detail}});
+    if (decision_ == "granted") {
+      auto g = granted_.find(i.category);
+      if (g == granted_.end() || g->second != i.fingerprint) changes.push_back(i.category);
+    }
+  }
+  const bool granted = preapproved_ || (decision_ == "granted" && changes.empty());
+  json s{{"required", required()},     {"version", version_}, {"collects", collects},
+         {"granted", granted},         {"changes", changes},  {"decision", preapproved_ ? "preapproved" : decision_},
+         {"preapproved", preapproved_}};
+  if (decided_at_ms_ > 0 && !preapproved_) s["decided_at"] = formatUtc(fromUnixMs(decided_at_ms_));
+  return s;
+}
+
+}  // namespace wm::agent
