@@ -1,0 +1,115 @@
+// Tray RSS: after start, then each minute of scripted use (start / break / end break / stop through the
+// agent, one command a second, for WM_TRAY_BENCH_MINUTES minutes, default 5), with the growth extrapolated
+// to an hour. Targets: ≤ 60 MB RSS, ≤ 5 MB growth per hour.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "xvfb_fixture.h"
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+long rssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  return -1;
+}
+
+bool call(const fs::path& socket, const std::string& cmd, const json& args = json::object(), json* out = nullptr) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return false;
+  }
+  const std::string line = json{{"v", 1}, {"id", 1}, {"cmd", cmd}, {"args", args}}.dump() + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  std::string reply;
+  char buf[8192];
+  ssize_t n = 0;
+  while (ok && reply.find('\n') == std::string::npos && (n = ::read(fd, buf, sizeof(buf))) > 0) reply.append(buf, n);
+  ::close(fd);
+  json j = json::parse(reply.substr(0, reply.find('\n')), nullptr, false);
+  if (out != nullptr && j.is_object()) *out = j.value("result", json());
+  return j.is_object() && j.value("ok", false);
+}
+
+}  // namespace
+
+int main() {
+  const char* m = std::getenv("WM_TRAY_BENCH_MINUTES");
+  const int minutes = std::clamp(m != nullptr ? std::atoi(m) : 5, 1, 5);
+  auto x = wm::test::XvfbSession::start();
+  if (!x) {
+    std::fprintf(stderr, "tray_bench: %s\n", x.error().message.c_str());
+    return 1;
+  }
+  const fs::path dir = fs::temp_directory_path() / ("wm-tray-bench-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "run");
+  fs::create_directories(dir / "xdg");
+  ::setenv("XDG_CONFIG_HOME", (dir / "xdg").c_str(), 1);
+  std::ofstream(dir / "agent.json") << json{{"consent_preapproved", true}}.dump();
+  const fs::path socket = dir / "run" / "agent.sock";
+  (*x)->spawn({"trayer", "--edge", "top", "--align", "right", "--height", "24", "--widthtype", "request"});
+  const std::string cmd = std::string("exec ") + WM_TRAY_BINARY + " --no-autostart --socket " + socket.string() +
+                          " --state-dir " + (dir / "state").string() + " --config " + (dir / "agent.json").string() +
+                          " --agent-binary " + WM_AGENT_BINARY + " > " + (dir / "tray.log").string() + " 2>&1";
+  const pid_t tray = (*x)->spawn({"/bin/sh", "-c", cmd});
+  if (!wm::test::waitUntil([&] { return call(socket, "status"); }, 30s, 200ms)) {
+    std::fprintf(stderr, "tray_bench: the tray did not start an agent\n");
+    return 1;
+  }
+  json st;
+  call(socket, "status", json::object(), &st);
+  const int64_t agent_pid = st["agent"].value("pid", 0);
+  std::this_thread::sleep_for(3s);  // settled: connected, first status, projects
+  const long start_kb = rssKb(tray);
+  std::printf("tray RSS after start: %.1f MB\n", start_kb / 1024.0);
+
+  const char* cycle[] = {"start", "break_start", "break_end", "stop"};
+  long last_kb = start_kb, first_minute_kb = start_kb;
+  int i = 0;
+  for (int minute = 1; minute <= minutes; ++minute) {
+    for (int s = 0; s < 60; ++s, ++i) {
+      const std::string c = cycle[i % 4];
+      call(socket, c, c == "start" ? json{{"project_id", "bench"}} : json::object());
+      std::this_thread::sleep_for(1s);
+    }
+    last_kb = rssKb(tray);
+    if (minute == 1) first_minute_kb = last_kb;
+    std::printf("minute %d: tray RSS %.1f MB\n", minute, last_kb / 1024.0);
+    std::fflush(stdout);
+  }
+  // The first minute warms caches (fonts, icons, allocator arenas): the slope is taken after it when there is one.
+  const double growth_per_hour_mb =
+      minutes > 1 ? (last_kb - first_minute_kb) / 1024.0 * 60.0 / (minutes - 1) : (last_kb - start_kb) / 1024.0 * 60.0;
+  std::printf(
+      "tray RSS %.1f MB after %d min of use (target ≤ 60 MB); growth %.2f MB/h extrapolated (target ≤ 5 MB/h)\n",
+      last_kb / 1024.0, minutes, growth_per_hour_mb);
+  (*x)->terminate(tray);
+  if (agent_pid > 0) ::kill(static_cast<pid_t>(agent_pid), SIGKILL);
+  x->reset();
+  fs::remove_all(dir);
+  const bool ok = last_kb > 0 && last_kb / 1024.0 <= 60.0 && growth_per_hour_mb <= 5.0;
+  return ok ? 0 : 1;
+}
