@@ -121,6 +121,9 @@ WorkMonitor is running on this machine:
   agent           signed in as employee@demo.example, timer running (log: $stack/agent/logs/agent.log)
 Demo sign-ins (also in $creds):
 $(sed -n 's/^\(admin\|employee\)=/  /p' "$creds")
+Only the timer runs until the employee agrees to what is monitored (the tray asks; or, in another terminal):
+  ${agent[*]} consent            # what the company's settings collect
+  ${agent[*]} consent --grant
 Try, in another terminal:
   ${agent[*]} status
   ${agent[*]} sync

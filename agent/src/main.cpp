@@ -249,6 +249,12 @@ int main(int argc, char** argv) {
 
   auto* watch = app.add_subcommand("watch", "Print the agent's events as JSON lines until interrupted");
   auto* version = app.add_subcommand("version", "Print the version");
+  bool consent_grant = false, consent_decline = false;
+  auto* consent = app.add_subcommand("consent", "What is monitored, and your answer (--grant or --decline)");
+  auto* grant_opt = consent->add_flag("--grant", consent_grant, "Agree to what is listed");
+  consent->add_flag("--decline", consent_decline, "Decline: nothing but the timer runs, and the timer stays off")
+      ->excludes(grant_opt);
+  consent->add_flag("--json", g.json_out);
   std::string tab_browser, tab_url, tab_title;
   bool tab_incognito = false;
   auto* tab = app.add_subcommand("tab", "Report a browser's active tab (what the browser extension's host sends)");
@@ -355,6 +361,24 @@ int main(int argc, char** argv) {
     if ((rc = runJob(g, "sync", json::object(), &out)) != 0) return rc;
     std::cout << "Uploaded " << out.value("uploaded", 0) << " records; " << out.value("pending", 0) << " still queued, "
               << out.value("quarantined", 0) << " quarantined\n";
+  } else if (*consent) {
+    if ((rc = call(g, "status", json::object(), &out)) != 0) return rc;
+    const json c = out.value("consent", json::object());
+    if (consent_grant || consent_decline) {
+      json args{{"decision", consent_grant ? "grant" : "decline"}, {"version", c.value("version", "")}};
+      if ((rc = call(g, "consent", args, &out)) != 0) return rc;
+    }
+    const json now = out.value("consent", c);
+    if (g.json_out) {
+      std::cout << now.dump(2) << "\n";
+    } else {
+      std::cout << "What the company's settings collect:\n";
+      for (const auto& item : now.value("collects", json::array()))
+        std::cout << "  - " << field(item, "category") << ": " << field(item, "detail") << "\n";
+      std::cout << (now.value("required", false) ? "Your answer is needed: `workmonitor-agent consent --grant` or "
+                                                   "`--decline`.\n"
+                                                 : "Answered: " + now.value("decision", std::string("-")) + "\n");
+    }
   } else if (*tab) {
     json args{{"browser", tab_browser}, {"url", tab_url}, {"title", tab_title}, {"incognito", tab_incognito}};
     if ((rc = call(g, "tab", args, &out)) != 0) return rc;

@@ -358,9 +358,13 @@ TEST_F(AgentE2E, ConsentGatesMonitoringAndDeclineKeepsTheTimerOff) {
   auto stale = client->call("consent", {{"decision", "grant"}, {"version", "0123456789abcdef"}});
   ASSERT_FALSE(stale);
   const int64_t granted_at = nowMs();
-  st = call("consent", {{"decision", "grant"}, {"version", version}});
-  EXPECT_TRUE(st["consent"]["granted"].get<bool>()) << st.dump();
-  EXPECT_FALSE(st["consent"]["required"].get<bool>());
+  // The person answers with the CLI (the tray sends the same `consent` command).
+  auto cli = x_->run({WM_AGENT_BINARY, "--socket", socket_.string(), "consent", "--grant", "--json"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.out;
+  const json answer = json::parse(cli.out, nullptr, false);
+  EXPECT_TRUE(answer.value("granted", false)) << cli.out;
+  EXPECT_FALSE(answer.value("required", true));
+  EXPECT_EQ(answer.value("version", ""), version);
   EXPECT_EQ(call("start", {{"project_id", "p-after"}})["state"], "tracking");
   EXPECT_TRUE(call("status")["recording_apps"].get<bool>());
   keepBusy(1000ms);

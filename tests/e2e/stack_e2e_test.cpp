@@ -461,6 +461,13 @@ TEST_F(StackE2E, TimerWindowsIdleReachPostgresVisibleToTheUserAndTheirAdminOnly)
   auto beta = x_->openXterm("Beta window");
   ASSERT_TRUE(alpha && beta);
   ASSERT_TRUE(x_->activate(alpha->second));
+  // 5 s, not 2: under a loaded CI one xdotool round trip can take seconds, and a window switched while the
+  // user is (rightly) idle is not app usage.
+  writeConfig(json{{"idle_threshold_s", 5},
+                   {"idle_decision_timeout_s", 2},
+                   {"idle_default_decision", "discard_continue"},
+                   {"heartbeat_s", 1},
+                   {"pulse_s", 1}});
   startAgent("http://127.0.0.1:" + std::to_string(server_port_));
   login();
   EXPECT_EQ(call("status")["sync"]["auth"], "signed_in");
@@ -476,13 +483,24 @@ TEST_F(StackE2E, TimerWindowsIdleReachPostgresVisibleToTheUserAndTheirAdminOnly)
       std::this_thread::sleep_for(300ms);
     }
   };
+  // Each window change reaches the agent asynchronously (X event -> watcher thread -> io thread): wait for it.
+  auto inFront = [&](const std::string& title) {
+    return test::waitUntil(
+        [&] {
+          const json w = call("status")["window"];
+          return w.is_object() && w.value("title", "") == title;
+        },
+        10s);
+  };
   busy(1200ms);
   ASSERT_TRUE(x_->activate(beta->second));
+  EXPECT_TRUE(inFront("Beta window"));
   busy(1200ms);
   ASSERT_TRUE(x_->activate(alpha->second));
+  EXPECT_TRUE(inFront("Alpha window"));
   busy(1000ms);
 
-  // Hands off until the agent goes idle (2 s), then back: the default decision applies after 2 s.
+  // Hands off until the agent goes idle (5 s), then back: the default decision applies after 2 s.
   bool moved = false, resolved = false;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < deadline && !resolved) {
