@@ -85,7 +85,8 @@ TEST_F(X11ForegroundTest, ActivatedWindowsAreReportedWithTitlePidExeAndClass) {
   size_t at = 0;
   ASSERT_TRUE(events_.waitFor(titled("wm-beta"), 1s, 0, &at));
   ASSERT_TRUE(x_->activate(alpha));
-  auto back = events_.waitFor(titled("wm-alpha"), 5s, at + 1, &at);
+  // Generous waits: they end at the event, and a CI machine running two suites at once can be slow.
+  auto back = events_.waitFor(titled("wm-alpha"), 15s, at + 1, &at);
   ASSERT_TRUE(back) << "switching back to alpha (xdotool) is an event";
   EXPECT_EQ(back->pid, alpha_pid);
 
@@ -97,7 +98,7 @@ TEST_F(X11ForegroundTest, ActivatedWindowsAreReportedWithTitlePidExeAndClass) {
         return x_->activeWindow() == beta;
       },
       5s, 100ms));
-  auto via_wmctrl = events_.waitFor(titled("wm-beta"), 5s, at + 1, &at);
+  auto via_wmctrl = events_.waitFor(titled("wm-beta"), 15s, at + 1, &at);
   ASSERT_TRUE(via_wmctrl) << "switching with wmctrl is an event";
   EXPECT_EQ(via_wmctrl->pid, beta_pid);
   EXPECT_EQ(via_wmctrl->exe_path, kXtermExe);
