@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent_process.h"
 #include "workmonitor/agent/control_client.h"
 #include "workmonitor/sync/outbox.h"
 #include "xvfb_fixture.h"
@@ -47,12 +48,7 @@ class ActivityE2E : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  // Monitoring here needs no person's answer (consent_preapproved, as in headless service mode) unless a
-  // test says otherwise.
-  void writeConfig(json j) {
-    if (!j.contains("consent_preapproved")) j["consent_preapproved"] = true;
-    std::ofstream(dir_ / "agent.json") << j.dump();
-  }
+  void writeConfig(json j) { test::writeAgentConfig(dir_ / "agent.json", std::move(j)); }
 
   void startAgent() {
     agent_ = x_->spawn({WM_AGENT_BINARY, "--state-dir", (dir_ / "state").string(), "--socket", socket_.string(),
@@ -61,22 +57,8 @@ class ActivityE2E : public ::testing::Test {
     ASSERT_TRUE(test::waitUntil([&] { return agent::ControlClient::connect(socket_).has_value(); }, 10s))
         << "the agent did not open its control socket";
   }
-  int stopAgent(int sig) {
-    ::kill(agent_, sig);
-    int status = 0;
-    const bool done = test::waitUntil([&] { return ::waitpid(agent_, &status, WNOHANG) == agent_; }, 10s);
-    agent_ = -1;
-    if (!done) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  json call(const std::string& cmd, const json& args = json::object()) {
-    auto c = agent::ControlClient::connect(socket_);
-    EXPECT_TRUE(c) << (c ? "" : c.error().message);
-    if (!c) return json();
-    auto r = c->call(cmd, args);
-    EXPECT_TRUE(r) << cmd << ": " << (r ? "" : r.error().message);
-    return r ? *r : json();
-  }
+  int stopAgent(int sig) { return test::stopAgentProcess(agent_, sig); }
+  json call(const std::string& cmd, const json& args = json::object()) { return test::callAgent(socket_, cmd, args); }
   std::vector<api::Record> storedActivity() {
     ManualClock clock;
     sync::OutboxOptions o;

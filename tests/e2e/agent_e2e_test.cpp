@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent_process.h"
 #include "event_log.h"
 #include "workmonitor/agent/control_client.h"
 #include "workmonitor/common/uuid.h"
@@ -49,12 +50,7 @@ class AgentE2E : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  // Monitoring here needs no person's answer (consent_preapproved, as in headless service mode) unless a
-  // test says otherwise.
-  void writeConfig(json j) {
-    if (!j.contains("consent_preapproved")) j["consent_preapproved"] = true;
-    std::ofstream(dir_ / "agent.json") << j.dump();
-  }
+  void writeConfig(json j) { test::writeAgentConfig(dir_ / "agent.json", std::move(j)); }
 
   void startAgent() {
     agent_ = x_->spawn({WM_AGENT_BINARY, "--state-dir", (dir_ / "state").string(), "--socket", socket_.string(),
@@ -64,22 +60,8 @@ class AgentE2E : public ::testing::Test {
         << "the agent did not open its control socket";
   }
   // Ends the agent with sig; returns its exit status (or -1).
-  int stopAgent(int sig) {
-    ::kill(agent_, sig);
-    int status = 0;
-    const bool done = test::waitUntil([&] { return ::waitpid(agent_, &status, WNOHANG) == agent_; }, 10s);
-    agent_ = -1;
-    if (!done) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  json call(const std::string& cmd, const json& args = json::object()) {
-    auto c = agent::ControlClient::connect(socket_);
-    EXPECT_TRUE(c) << (c ? "" : c.error().message);
-    if (!c) return json();
-    auto r = c->call(cmd, args);
-    EXPECT_TRUE(r) << cmd << ": " << (r ? "" : r.error().message);
-    return r ? *r : json();
-  }
+  int stopAgent(int sig) { return test::stopAgentProcess(agent_, sig); }
+  json call(const std::string& cmd, const json& args = json::object()) { return test::callAgent(socket_, cmd, args); }
   // Reads the outbox the agent left behind (only after it exited: the outbox allows one connection).
   std::vector<api::Record> stored(std::vector<api::RecordKind> kinds) {
     ManualClock clock;

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent_process.h"
 #include "logind_mock.h"
 #include "workmonitor/agent/control_client.h"
 #include "workmonitor/sync/outbox.h"
@@ -87,22 +88,8 @@ class AgentSessionE2E : public ::testing::Test {
         5s))
         << "the agent took no delay inhibitor";
   }
-  int stopAgent(int sig) {
-    ::kill(agent_, sig);
-    int status = 0;
-    const bool done = test::waitUntil([&] { return ::waitpid(agent_, &status, WNOHANG) == agent_; }, 10s);
-    agent_ = -1;
-    if (!done) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  json call(const std::string& cmd, const json& args = json::object()) {
-    auto c = agent::ControlClient::connect(socket_);
-    EXPECT_TRUE(c) << (c ? "" : c.error().message);
-    if (!c) return json();
-    auto r = c->call(cmd, args);
-    EXPECT_TRUE(r) << cmd << ": " << (r ? "" : r.error().message);
-    return r ? *r : json();
-  }
+  int stopAgent(int sig) { return test::stopAgentProcess(agent_, sig); }
+  json call(const std::string& cmd, const json& args = json::object()) { return test::callAgent(socket_, cmd, args); }
   bool waitForStatus(const std::function<bool(const json&)>& pred, std::chrono::milliseconds timeout = 5s) {
     return test::waitUntil([&] { return pred(call("status")); }, timeout, 50ms);
   }

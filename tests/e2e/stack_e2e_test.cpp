@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent_process.h"
 #include "tcp_proxy.h"
 #include "workmonitor/agent/control_client.h"
 #include "workmonitor/common/clock.h"
@@ -230,12 +231,7 @@ class StackE2E : public ::testing::Test {
   }
 
   // --- the agent ---
-  // Monitoring here needs no person's answer (consent_preapproved, as in headless service mode) unless a
-  // test says otherwise.
-  void writeConfig(json j) {
-    if (!j.contains("consent_preapproved")) j["consent_preapproved"] = true;
-    std::ofstream(dir_ / "agent.json") << j.dump();
-  }
+  void writeConfig(json j) { test::writeAgentConfig(dir_ / "agent.json", std::move(j)); }
   /// Starts the agent against url. Without a display unless the test runs an Xvfb session.
   void startAgent(const std::string& url) {
     agent_ = std::make_unique<Child>(
@@ -247,14 +243,7 @@ class StackE2E : public ::testing::Test {
     ASSERT_TRUE(test::waitUntil([&] { return agent::ControlClient::connect(socket_, Millis(500)).has_value(); }, 15s))
         << "the agent did not open its control socket";
   }
-  json call(const std::string& cmd, const json& args = json::object()) {
-    auto c = agent::ControlClient::connect(socket_);
-    EXPECT_TRUE(c) << (c ? "" : c.error().message);
-    if (!c) return json();
-    auto r = c->call(cmd, args);
-    EXPECT_TRUE(r) << cmd << ": " << (r ? "" : r.error().message);
-    return r ? *r : json();
-  }
+  json call(const std::string& cmd, const json& args = json::object()) { return test::callAgent(socket_, cmd, args); }
   /// `workmonitor-agent login` with the password on stdin, as a person would pipe it.
   void login() {
     std::string out;
