@@ -6,7 +6,6 @@
 #include <QAbstractButton>
 #include <QApplication>
 #include <QDir>
-#include <QGroupBox>
 #include <QImage>
 #include <QLabel>
 #include <QPainter>
@@ -14,6 +13,7 @@
 
 #include "dialogs/dialog_host_impl.h"
 #include "dialogs_test_support.h"
+#include "window_report.h"
 
 namespace wm::tray {
 namespace {
@@ -30,17 +30,8 @@ QString artifactDir() {
   return dir;
 }
 
-// Everything a person can read in the window: labels, buttons, group titles, combo entries aside.
-QString visibleText(QWidget* root) {
-  QStringList parts;
-  for (QLabel* l : root->findChildren<QLabel*>())
-    if (l->isVisibleTo(root)) parts << l->text();
-  for (QAbstractButton* b : root->findChildren<QAbstractButton*>())
-    if (b->isVisibleTo(root)) parts << b->text();
-  for (QGroupBox* g : root->findChildren<QGroupBox*>())
-    if (g->isVisibleTo(root)) parts << g->title();
-  return parts.join('\n');
-}
+// Everything a person can read in the window (the same words the real tray prints with --debug-ui).
+QString visibleText(QWidget* root) { return visibleTexts(root).join('\n'); }
 
 void grabTo(QWidget* w, const char* name) {
   QApplication::processEvents();

@@ -15,6 +15,7 @@
 #include "agent_link.h"
 #include "dialogs/dialog_host.h"
 #include "tray_app.h"
+#include "window_report.h"
 #include "workmonitor/agent/paths.h"
 #include "workmonitor/platform/autostart.h"
 
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
       {"no-start-agent", "Do not start the agent when none runs."},
       {"no-autostart", "Do not register the tray to start at login on the first run."},
       {"tray-timeout", "Seconds to wait for a system tray to appear (default 30).", "s", "30"},
-      {"debug-ui", "Print the menu's texts and state changes to stdout (for tests)."},
+      {"debug-ui",
+       "Print state changes and what each window shows, with where its buttons are, to stdout (for tests)."},
   });
   parser.process(app);
 
@@ -95,6 +97,12 @@ int main(int argc, char** argv) {
   wm::tray::TrayApp tray(link, dialogs.get(), to);
   tray.attach(link);
   QObject::connect(&tray, &wm::tray::TrayApp::quitRequested, &app, &QApplication::quit);
+  std::unique_ptr<wm::tray::WindowReporter> reporter;
+  if (to.debug_ui)
+    reporter = std::make_unique<wm::tray::WindowReporter>([](const QString& line) {
+      std::printf("wm-tray: %s\n", line.toUtf8().constData());
+      std::fflush(stdout);
+    });
   link.open();
   const int rc = QApplication::exec();
   if (to.debug_ui) std::printf("wm-tray: quit (the agent keeps running)\n");
