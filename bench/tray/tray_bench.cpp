@@ -1,6 +1,6 @@
 // Tray RSS: after start, then each minute of scripted use (start / break / end break / stop through the
-// agent, one command a second, for WM_TRAY_BENCH_MINUTES minutes, default 5), with the growth extrapolated
-// to an hour. Targets: ≤ 60 MB RSS, ≤ 5 MB growth per hour.
+// agent, one command a second) for an hour (WM_TRAY_BENCH_MINUTES shortens it for a quick look; the growth
+// is then extrapolated to an hour and the output says so). Targets: ≤ 60 MB RSS, ≤ 5 MB growth over the hour.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -57,7 +57,7 @@ bool call(const fs::path& socket, const std::string& cmd, const json& args = jso
 
 int main() {
   const char* m = std::getenv("WM_TRAY_BENCH_MINUTES");
-  const int minutes = std::clamp(m != nullptr ? std::atoi(m) : 5, 1, 5);
+  const int minutes = std::clamp(m != nullptr ? std::atoi(m) : 60, 1, 60);
   auto x = wm::test::XvfbSession::start();
   if (!x) {
     std::fprintf(stderr, "tray_bench: %s\n", x.error().message.c_str());
@@ -87,7 +87,7 @@ int main() {
   std::printf("tray RSS after start: %.1f MB\n", start_kb / 1024.0);
 
   const char* cycle[] = {"start", "break_start", "break_end", "stop"};
-  long last_kb = start_kb, first_minute_kb = start_kb;
+  long last_kb = start_kb, first_minute_kb = start_kb, peak_kb = start_kb;
   int i = 0;
   for (int minute = 1; minute <= minutes; ++minute) {
     for (int s = 0; s < 60; ++s, ++i) {
@@ -96,6 +96,7 @@ int main() {
       std::this_thread::sleep_for(1s);
     }
     last_kb = rssKb(tray);
+    peak_kb = std::max(peak_kb, last_kb);
     if (minute == 1) first_minute_kb = last_kb;
     std::printf("minute %d: tray RSS %.1f MB\n", minute, last_kb / 1024.0);
     std::fflush(stdout);
@@ -104,12 +105,14 @@ int main() {
   const double growth_per_hour_mb =
       minutes > 1 ? (last_kb - first_minute_kb) / 1024.0 * 60.0 / (minutes - 1) : (last_kb - start_kb) / 1024.0 * 60.0;
   std::printf(
-      "tray RSS %.1f MB after %d min of use (target ≤ 60 MB); growth %.2f MB/h extrapolated (target ≤ 5 MB/h)\n",
-      last_kb / 1024.0, minutes, growth_per_hour_mb);
+      "tray RSS %.1f MB after %d min of use, highest minute sample %.1f MB (target ≤ 60 MB); growth after the "
+      "first minute %.2f MB/h%s (target ≤ 5 MB over the hour)\n",
+      last_kb / 1024.0, minutes, peak_kb / 1024.0, growth_per_hour_mb,
+      minutes < 60 ? ", EXTRAPOLATED from a shorter run" : "");
   (*x)->terminate(tray);
   if (agent_pid > 0) ::kill(static_cast<pid_t>(agent_pid), SIGKILL);
   x->reset();
   fs::remove_all(dir);
-  const bool ok = last_kb > 0 && last_kb / 1024.0 <= 60.0 && growth_per_hour_mb <= 5.0;
+  const bool ok = last_kb > 0 && peak_kb / 1024.0 <= 60.0 && growth_per_hour_mb <= 5.0;
   return ok ? 0 : 1;
 }
