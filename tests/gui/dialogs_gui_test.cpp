@@ -23,9 +23,7 @@ using test::qtApp;
 using test::RecordingAgentApi;
 
 QString artifactDir() {
-  const QByteArray bin = qgetenv("WM_BINARY_DIR");
-  const QString dir =
-      (bin.isEmpty() ? QStringLiteral(WM_BINARY_DIR_FALLBACK) : QString::fromLocal8Bit(bin)) + "/test-artifacts";
+  const QString dir = QStringLiteral(WM_BINARY_DIR_FALLBACK) + "/test-artifacts";
   QDir().mkpath(dir);
   return dir;
 }

@@ -10,10 +10,7 @@ std::filesystem::path sourceDir() {
   return s ? s : WM_SOURCE_DIR_FALLBACK;
 }
 
-std::filesystem::path binaryDir() {
-  const char* s = std::getenv("WM_BINARY_DIR");
-  return s ? s : WM_BINARY_DIR_FALLBACK;
-}
+std::filesystem::path binaryDir() { return WM_BINARY_DIR_FALLBACK; }
 
 std::filesystem::path migrationsDir() { return sourceDir() / "migrations"; }
 
