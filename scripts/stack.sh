@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole system on one machine, from a built tree (scripts/run.sh builds, then runs this):
 # a private PostgreSQL 15 cluster (loopback/Unix socket only) in .stack/, the migrations, workmonitor-server
-# on 127.0.0.1, a demo company and users, and the agent signed in as the demo employee, tracking.
+# on 127.0.0.1, a demo company and users, and the agent signed in as the demo employee, tracking; with a
+# display (DISPLAY or WAYLAND_DISPLAY set), the tray icon as the employee's face (it asks for consent).
 # Ctrl-C stops everything cleanly; running it again reuses the same data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ port=${WM_SERVER_PORT:-8001}
 pgport=${WM_PG_PORT:-54329}
 server_bin=$build/server/workmonitor-server
 agent_bin=$build/agent/workmonitor-agent
+tray_bin=$build/ui/workmonitor-tray
 pgbin=/usr/lib/postgresql/15/bin
 [[ -x $server_bin && -x $agent_bin ]] || { echo "stack: build first (bash scripts/run.sh)" >&2; exit 1; }
 
@@ -113,12 +115,25 @@ fi
 "${agent[@]}" status --json | grep -q '"state": "tracking"' || "${agent[@]}" start --note "demo" >/dev/null
 "${agent[@]}" sync >/dev/null || true
 
+# The tray, when there is a desktop to show it on. --no-autostart: this demo must not add itself to the
+# person's login session. Without a system tray the tray says so in its log and the agent runs on.
+tray_line="tray            not started: no display (DISPLAY unset); the agent runs headless"
+if [[ -n ${DISPLAY:-}${WAYLAND_DISPLAY:-} && -x $tray_bin ]]; then
+  "$tray_bin" --no-autostart --no-start-agent --socket "$stack/run/agent.sock" --state-dir "$stack/agent" \
+    --config "$stack/agent.json" >>"$stack/tray.log" 2>&1 &
+  pids+=($!)
+  tray_line="tray            on ${DISPLAY:-$WAYLAND_DISPLAY} (log: $stack/tray.log)"
+elif [[ ! -x $tray_bin ]]; then
+  tray_line="tray            not built (Qt 6 missing?); the agent runs headless"
+fi
+
 cat <<TXT
 
 WorkMonitor is running on this machine:
   PostgreSQL 15   $pgsock (port $pgport, no TCP), data in $pgdata
   server          http://127.0.0.1:$port   (log: $stack/server.log)
   agent           signed in as employee@demo.example, timer running (log: $stack/agent/logs/agent.log)
+  $tray_line
 Demo sign-ins (also in $creds):
 $(sed -n 's/^\(admin\|employee\)=/  /p' "$creds")
 Only the timer runs until the employee agrees to what is monitored (the tray asks; or, in another terminal):
