@@ -21,6 +21,7 @@
 #include "workmonitor/agent/config.h"
 #include "workmonitor/agent/consent.h"
 #include "workmonitor/agent/control_server.h"
+#include "workmonitor/agent/machine_policy.h"
 #include "workmonitor/agent/report.h"
 #include "workmonitor/agent/screenshots.h"
 #include "workmonitor/agent/sync_service.h"
@@ -107,6 +108,7 @@ class Daemon {
   asio::io_context io_;
   asio::steady_timer timer_{io_};
   LoadedConfig config_;
+  MachinePolicy policy_;  // the administrator's locked settings, applied over everything else
   std::unique_ptr<sync::Outbox> outbox_;
   std::unique_ptr<OutboxSink> sink_;
   std::unique_ptr<Tracker> tracker_;
@@ -169,6 +171,10 @@ int Daemon::run() {
   started_at_ = clock_.wall();
   config_ = loadConfig(paths.config);
   for (const auto& p : config_.problems) spdlog::warn("config: {}", p);
+  policy_ = loadMachinePolicy(machinePolicyPath());
+  for (const auto& p : policy_.problems) spdlog::warn("machine policy: {}", p);
+  if (!policy_.empty()) spdlog::info("machine policy {} locks: {}", policy_.source, policy_.settings.dump());
+  config_.config = applyMachinePolicy(config_.config, policy_);
 
   sync::OutboxOptions oo;
   oo.path = paths.outbox();
@@ -314,8 +320,9 @@ void Daemon::startWatchers() {
 }
 
 // A company profile the sync service accepted; the tracker reads it from the next event on.
-void Daemon::applyConfig(const AgentConfig& c, const json& profile_settings) {
+void Daemon::applyConfig(const AgentConfig& merged, const json& profile_settings) {
   if (stopping_) return;
+  const AgentConfig c = applyMachinePolicy(merged, policy_);  // the administrator's policy wins over the profile
   const bool new_threshold = c.tracker.idle_threshold != config_.config.tracker.idle_threshold;
   config_.config = c;  // what `doctor` shows is what is in force
   profile_settings_ = profile_settings.is_object() ? profile_settings : json::object();
@@ -496,6 +503,8 @@ json Daemon::statusJson() {
                          : json(idle_problem_.empty() ? window_problem_ : idle_problem_);
   agent["session_events"] = session_ ? json("ok") : json(session_problem_);  // lock/sleep (issue 6)
   if (!config_.problems.empty()) agent["config_problems"] = config_.problems;
+  if (!policy_.source.empty())
+    agent["machine_policy"] = {{"path", policy_.source}, {"locks", policy_.settings}, {"problems", policy_.problems}};
   agent["allow_quit"] = config_.config.allow_quit;  // issue 7: whether the tray offers Quit
   s["agent"] = agent;
   s["consent"] = consent_->status();  // issue 7
@@ -556,6 +565,11 @@ json Daemon::doctorJson() {
       st ? std::to_string(st->records) + " records, " + std::to_string(st->pending) + " not yet uploaded"
          : st.error().message);
   add("configuration", config_.problems.empty(), config_.problems.empty() ? config_.source : config_.problems.front());
+  if (!policy_.source.empty())
+    add("machine policy", policy_.problems.empty(),
+        policy_.problems.empty()
+            ? policy_.source + ": " + std::to_string(policy_.settings.size()) + " locked setting(s)"
+            : policy_.problems.front());
   const auto [sync_ok, sync_detail] = sync_->doctorCheck();
   add("server", sync_ok, sync_detail);
   return json{{"checks", checks}, {"config", configToJson(config_.config)}};
@@ -645,10 +659,13 @@ json Daemon::settingsJson() {
   const json effective = configToJson(config_.config);
   for (const auto& [key, value] : effective.items()) {
     if (localOnlySetting(key)) continue;  // an administrator's key, not the person's
-    const char* source = profile_settings_.contains(key) ? "profile" : user_json.contains(key) ? "user" : "default";
+    const char* source = policy_.settings.contains(key)    ? "policy"
+                         : profile_settings_.contains(key) ? "profile"
+                         : user_json.contains(key)         ? "user"
+                                                           : "default";
     list.push_back({{"key", key},
                     {"value", value},
-                    {"locked", std::string(source) == "profile"},
+                    {"locked", std::string(source) == "policy" || std::string(source) == "profile"},
                     {"source", source},
                     {"default", defaults.value(key, json())}});
   }
@@ -665,6 +682,9 @@ Result<json> Daemon::setSetting(const json& a) {
   const json& value = a["value"];
   if (!configToJson(AgentConfig{}).contains(key) || localOnlySetting(key))
     return fail(Errc::kInvalidInput, "'" + key + "' is not a setting that can be changed here");
+  if (policy_.settings.contains(key))
+    return fail(Errc::kInvalidInput,
+                "'" + key + "' is locked by this computer's administrator (machine policy " + policy_.source + ")");
   if (profile_settings_.contains(key))
     return fail(Errc::kInvalidInput, "'" + key + "' is set by your company's profile and cannot be changed here");
   LoadedConfig checked = configFromJson(json{{key, value}});

@@ -407,5 +407,87 @@ TEST_F(AgentE2E, ConsentGatesMonitoringAndDeclineKeepsTheTimerOff) {
   EXPECT_EQ(revoked, categories.size());
 }
 
+// Machine policy (an administrator's /etc/workmonitor/policy.json; here named by WORKMONITOR_POLICY as no
+// policy is installed on this machine): its keys win over agent.json, show as locked, cannot be changed from
+// the tray, and its consent_preapproved is what headless service mode needs. Bad keys are reported and
+// skipped; the rest applies.
+TEST_F(AgentE2E, MachinePolicyLocksItsSettingsAndReportsItsProblems) {
+  ASSERT_FALSE(fs::exists("/etc/workmonitor/policy.json")) << "this machine has a real policy installed";
+  writeConfig(
+      json{{"heartbeat_s", 1}, {"screenshot_interval_s", 300}, {"allow_quit", true}, {"consent_preapproved", false}});
+  const fs::path policy = dir_ / "policy.json";
+  std::ofstream(policy) << json{{"settings",
+                                 {{"screenshot_interval_s", 1200},
+                                  {"allow_quit", false},
+                                  {"consent_preapproved", true},
+                                  {"idle_threshold_s", "soon"},
+                                  {"no_such_setting", 1}}}}
+                               .dump();
+  fs::permissions(policy,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  ::setenv("WORKMONITOR_POLICY", policy.c_str(), 1);
+  startAgent();
+  ::unsetenv("WORKMONITOR_POLICY");
+
+  json st = call("status");
+  EXPECT_FALSE(st["agent"]["allow_quit"].get<bool>()) << "the policy wins over agent.json";
+  EXPECT_FALSE(st["consent"]["required"].get<bool>()) << "pre-approved by the policy: " << st["consent"].dump();
+  const json mp = st["agent"]["machine_policy"];
+  EXPECT_EQ(mp["path"], policy.string());
+  EXPECT_EQ(mp["locks"].size(), 3u) << mp.dump();
+  ASSERT_EQ(mp["problems"].size(), 2u) << mp.dump();
+  EXPECT_NE(mp.dump().find("idle_threshold_s"), std::string::npos);
+  EXPECT_NE(mp.dump().find("no_such_setting"), std::string::npos);
+
+  std::map<std::string, json> by_key;
+  const json settings = call("settings");
+  for (const auto& s : settings["settings"]) by_key[s["key"]] = s;
+  EXPECT_EQ(by_key["screenshot_interval_s"]["value"], 1200);
+  EXPECT_EQ(by_key["screenshot_interval_s"]["source"], "policy");
+  EXPECT_TRUE(by_key["screenshot_interval_s"]["locked"].get<bool>());
+  EXPECT_EQ(by_key["allow_quit"]["source"], "policy");
+  EXPECT_EQ(by_key["idle_threshold_s"]["source"], "default") << "the bad policy value was skipped";
+  EXPECT_EQ(by_key["heartbeat_s"]["source"], "user");
+
+  auto client = agent::ControlClient::connect(socket_);
+  ASSERT_TRUE(client);
+  auto refused = client->call("set_setting", {{"key", "screenshot_interval_s"}, {"value", 600}});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("administrator"), std::string::npos) << refused.error().message;
+  // A setting the person changes is still written to agent.json and applies; the policy's stay.
+  json after = call("set_setting", {{"key", "heartbeat_s"}, {"value", 2}});
+  for (const auto& s : after["settings"]) {
+    if (s["key"] == "screenshot_interval_s") {
+      EXPECT_EQ(s["value"], 1200);
+    }
+    if (s["key"] == "heartbeat_s") {
+      EXPECT_EQ(s["value"], 2);
+    }
+  }
+  json doctor = call("doctor");
+  bool listed = false;
+  for (const auto& c : doctor["checks"])
+    if (c.value("check", "") == "machine policy") {
+      listed = true;
+      EXPECT_FALSE(c.value("ok", true)) << c.dump();
+    }
+  EXPECT_TRUE(listed) << doctor.dump();
+}
+
+// A policy file others could write is refused whole: anyone could have changed it.
+TEST_F(AgentE2E, MachinePolicyWritableByOthersIsRefused) {
+  const fs::path policy = dir_ / "policy.json";
+  std::ofstream(policy) << R"({"settings": {"allow_quit": false}})";
+  fs::permissions(policy, fs::perms::all);
+  ::setenv("WORKMONITOR_POLICY", policy.c_str(), 1);
+  startAgent();
+  ::unsetenv("WORKMONITOR_POLICY");
+  json st = call("status");
+  EXPECT_TRUE(st["agent"]["allow_quit"].get<bool>());
+  EXPECT_TRUE(st["agent"]["machine_policy"]["locks"].empty());
+  EXPECT_NE(st["agent"]["machine_policy"]["problems"].dump().find("writable by other accounts"), std::string::npos)
+      << st["agent"].dump();
+}
+
 }  // namespace
 }  // namespace wm

@@ -180,8 +180,9 @@ TEST_F(DialogsGuiTest, Settings) {
     {"key": "screenshot_excluded_apps", "value": ["keepassxc", "1password"], "locked": false, "source": "user"},
     {"key": "website_domain_only", "value": true, "locked": true, "source": "policy"}]})j"));
   grabTo(d, "settings");
-  expectTexts(d, {"Screenshot interval (s):", "set by your company",
-                  "Notify me when a screenshot is taken:", "changed by you", "4 of these are set by your company"});
+  expectTexts(d, {"Screenshot interval (s):", "set by your company", "Notify me when a screenshot is taken:",
+                  "changed by you", "locked on this computer by its administrator",
+                  "4 of these are locked by your company or this computer's administrator"});
   auto* interval = d->findChild<QWidget*>(QStringLiteral("screenshot_interval_s"));
   ASSERT_NE(interval, nullptr);
   EXPECT_FALSE(interval->isEnabled());

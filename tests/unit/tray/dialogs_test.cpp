@@ -140,7 +140,7 @@ TEST(SettingsRows, LockedRowsAreMarked) {
   EXPECT_EQ(rows[1].kind, SettingRow::Kind::kInt);
   EXPECT_EQ(rows[1].note, "changed by you");
   EXPECT_TRUE(rows[2].locked);
-  EXPECT_EQ(rows[2].note, "set by your company");
+  EXPECT_EQ(rows[2].note, "locked on this computer by its administrator");  // machine policy
   EXPECT_EQ(rows[2].label, "Screenshot interval (s)");
   EXPECT_TRUE(rows[3].locked);
   EXPECT_FALSE(rows[4].locked);
@@ -355,7 +355,8 @@ TEST_F(DialogsTest, LockedSettingsAreDisabledWithANote) {
   auto* locked = d.findChild<QSpinBox*>(QStringLiteral("screenshot_interval_s"));
   ASSERT_NE(locked, nullptr);
   EXPECT_FALSE(locked->isEnabled());
-  EXPECT_EQ(text(&d, "note_screenshot_interval_s"), "set by your company");
+  EXPECT_EQ(text(&d, "note_screenshot_interval_s"), "locked on this computer by its administrator");
+  EXPECT_EQ(text(&d, "note_screenshots_enabled"), "set by your company");
   EXPECT_FALSE(d.findChild<QCheckBox*>(QStringLiteral("screenshots_enabled"))->isEnabled());
   EXPECT_TRUE(d.findChild<QCheckBox*>(QStringLiteral("screenshot_notify"))->isEnabled());
   EXPECT_TRUE(d.findChild<QSpinBox*>(QStringLiteral("idle_threshold_s"))->isEnabled());

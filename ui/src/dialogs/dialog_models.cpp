@@ -276,7 +276,9 @@ std::vector<SettingRow> settingsRows(const json& reply) {
     const json& locked = member(s, "locked");
     row.locked = locked.is_boolean() && locked.get<bool>();
     row.source = jsonString(s, "source", "default");
-    if (row.locked)
+    if (row.locked && row.source == "policy")
+      row.note = "locked on this computer by its administrator";
+    else if (row.locked)
       row.note = "set by your company";
     else if (row.source == "profile")
       row.note = "your company's default";

@@ -100,7 +100,7 @@ void SettingsDialog::setRows(const json& reply) {
   const auto locked = std::count_if(rows_.begin(), rows_.end(), [](const SettingRow& r) { return r.locked; });
   status_->setText(QString::fromStdString(
       rows_.empty() ? std::string("The agent reported no settings.")
-      : locked > 0  ? std::to_string(locked) + " of these are set by your company and cannot be changed here."
+      : locked > 0  ? std::to_string(locked) + " of these are locked by your company or this computer's administrator."
                     : std::string("Changes apply at once.")));
 }
 

@@ -1,0 +1,98 @@
+// Machine policy files: what is read, what is refused and why, and that the policy wins over everything.
+#include "workmonitor/agent/machine_policy.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace wm::agent {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class MachinePolicyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("wm-policy-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path write(const std::string& text, fs::perms perms = fs::perms::owner_read | fs::perms::owner_write |
+                                                            fs::perms::group_read | fs::perms::others_read) {
+    const fs::path p = dir_ / "policy.json";
+    std::ofstream(p) << text;
+    fs::permissions(p, perms);
+    return p;
+  }
+  fs::path dir_;
+};
+
+TEST_F(MachinePolicyTest, MissingFileIsNoPolicyAndNoProblem) {
+  const MachinePolicy p = loadMachinePolicy(dir_ / "none.json");
+  EXPECT_TRUE(p.empty());
+  EXPECT_TRUE(p.source.empty());
+  EXPECT_TRUE(p.problems.empty());
+}
+
+TEST_F(MachinePolicyTest, ValidKeysApplyAndBadOnesAreSkippedWithTheirReason) {
+  const MachinePolicy p = loadMachinePolicy(write(R"({"settings": {"screenshot_interval_s": 900,
+    "screenshot_blur": "yes", "allow_quit": false, "consent_preapproved": true, "colour": "blue"}})"));
+  EXPECT_EQ(p.settings, json::parse(R"({"screenshot_interval_s": 900, "allow_quit": false,
+    "consent_preapproved": true})"));
+  ASSERT_EQ(p.problems.size(), 2u);  // in key order
+  EXPECT_NE(p.problems[0].find("colour: unknown setting; skipped"), std::string::npos) << p.problems[0];
+  EXPECT_NE(p.problems[1].find("screenshot_blur: must be true or false; skipped"), std::string::npos) << p.problems[1];
+}
+
+TEST_F(MachinePolicyTest, MalformedFilesAreRefusedWhole) {
+  for (const char* text : {"not json", "[1, 2]", R"({"screenshot_interval_s": 900})", R"({"settings": 3})"}) {
+    const MachinePolicy p = loadMachinePolicy(write(text));
+    EXPECT_TRUE(p.empty()) << text;
+    ASSERT_EQ(p.problems.size(), 1u) << text;
+    EXPECT_NE(p.problems[0].find("\"settings\" object"), std::string::npos) << p.problems[0];
+  }
+}
+
+TEST_F(MachinePolicyTest, AFileOthersCanWriteIsRefused) {
+  const MachinePolicy p =
+      loadMachinePolicy(write(R"({"settings": {"allow_quit": false}})", fs::perms::owner_all | fs::perms::group_all));
+  EXPECT_TRUE(p.empty());
+  ASSERT_EQ(p.problems.size(), 1u);
+  EXPECT_NE(p.problems[0].find("writable by other accounts"), std::string::npos);
+  const MachinePolicy dir = loadMachinePolicy(dir_);
+  EXPECT_TRUE(dir.empty());
+  EXPECT_NE(dir.problems.at(0).find("not a regular file"), std::string::npos);
+}
+
+TEST_F(MachinePolicyTest, PolicyWinsOverWhateverItIsAppliedTo) {
+  AgentConfig merged;  // stands for defaults → agent.json → company profile
+  merged.screenshots.interval = std::chrono::minutes(5);
+  merged.allow_quit = true;
+  merged.tracker.idle_threshold = std::chrono::minutes(3);
+  MachinePolicy p;
+  p.settings = {{"screenshot_interval_s", 1200}, {"allow_quit", false}};
+  const AgentConfig out = applyMachinePolicy(merged, p);
+  EXPECT_EQ(out.screenshots.interval, std::chrono::minutes(20));
+  EXPECT_FALSE(out.allow_quit);
+  EXPECT_EQ(out.tracker.idle_threshold, std::chrono::minutes(3)) << "keys the policy does not set stay";
+  const AgentConfig none = applyMachinePolicy(merged, MachinePolicy{});
+  EXPECT_EQ(configToJson(none), configToJson(merged));
+}
+
+TEST_F(MachinePolicyTest, AnInstalledPolicyCannotBeSidesteppedByTheEnvironment) {
+  ::setenv("WORKMONITOR_POLICY", (dir_ / "mine.json").c_str(), 1);
+  const fs::path chosen = machinePolicyPath();
+  ::unsetenv("WORKMONITOR_POLICY");
+  if (fs::exists("/etc/workmonitor/policy.json"))
+    EXPECT_EQ(chosen, "/etc/workmonitor/policy.json");
+  else
+    EXPECT_EQ(chosen, dir_ / "mine.json");
+  EXPECT_EQ(machinePolicyPath(), "/etc/workmonitor/policy.json") << "without the variable";
+}
+
+}  // namespace
+}  // namespace wm::agent
