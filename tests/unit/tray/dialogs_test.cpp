@@ -144,6 +144,9 @@ TEST(SettingsRows, LockedRowsAreMarked) {
   EXPECT_EQ(rows[2].label, "Screenshot interval (s)");
   EXPECT_TRUE(rows[3].locked);
   EXPECT_FALSE(rows[4].locked);
+  EXPECT_EQ(rows[4].kind, SettingRow::Kind::kChoice);
+  ASSERT_EQ(rows[4].choices.size(), 4u);
+  EXPECT_EQ(rows[4].choices[0].first, "keep");
   EXPECT_EQ(rows[5].kind, SettingRow::Kind::kList);
   EXPECT_EQ(settingValueFromText(SettingRow::Kind::kList, " a, b ,,c"), json({"a", "b", "c"}));
   EXPECT_EQ(settingValueText(json({"a", "b"})), "a, b");
@@ -392,10 +395,16 @@ TEST_F(DialogsTest, EditingUnlockedSettingsSendsSetSetting) {
             json({{"key", "screenshot_excluded_apps"}, {"value", {"keepassxc", "signal-desktop"}}}));
   api.answer("set_setting", after);
 
-  auto* text_edit = d.findChild<QLineEdit*>(QStringLiteral("idle_default_decision"));
-  text_edit->clear();
-  QTest::keyClicks(text_edit, QStringLiteral("keep"));
-  QTest::keyClick(text_edit, Qt::Key_Return);
+  // A word setting is a list of what the agent accepts (no typing a value it would refuse).
+  auto* choice = d.findChild<QComboBox*>(QStringLiteral("idle_default_decision"));
+  ASSERT_NE(choice, nullptr);
+  EXPECT_EQ(choice->count(), 4) << "keep, discard, discard and continue, break — not reassign";
+  EXPECT_EQ(choice->currentData().toString(), QStringLiteral("discard_continue"));
+  EXPECT_EQ(choice->currentText().toStdString(), idleDecisionLabel("discard_continue"));
+  const int keep = choice->findData(QStringLiteral("keep"));
+  ASSERT_GE(keep, 0);
+  choice->setCurrentIndex(keep);
+  emit choice->activated(keep);
   ASSERT_EQ(api.argsOf("set_setting").size(), 4u);
   EXPECT_EQ(api.argsOf("set_setting")[3], json({{"key", "idle_default_decision"}, {"value", "keep"}}));
 }

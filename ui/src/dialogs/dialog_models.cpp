@@ -225,6 +225,19 @@ IdleModel idleChoices(const json& p, const QTimeZone& tz, const QDateTime& now) 
 
 namespace {
 
+// The settings whose value is one of a few words (agent/src/config.cpp's rules): offered as a list, so the
+// person cannot type one the agent refuses. reassign is not a default: it needs a project.
+std::vector<std::pair<std::string, std::string>> settingChoices(const std::string& key) {
+  if (key == "idle_default_decision") {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const char* d : {"keep", "discard", "discard_continue", "break"}) out.emplace_back(d, idleDecisionLabel(d));
+    return out;
+  }
+  if (key == "lock_counts_as") return {{"idle", "Idle time"}, {"break", "A break"}};
+  if (key == "screenshot_format") return {{"jpeg", "JPEG"}, {"webp", "WebP"}};
+  return {};
+}
+
 std::string settingLabel(const std::string& key) {
   static const std::map<std::string, std::string> kLabels = {
       {"idle_threshold_s", "Idle after (seconds without input)"},
@@ -265,7 +278,10 @@ std::vector<SettingRow> settingsRows(const json& reply) {
     if (row.key.empty()) continue;
     row.label = settingLabel(row.key);
     row.value = member(s, "value");
-    if (row.value.is_boolean())
+    row.choices = settingChoices(row.key);
+    if (!row.choices.empty() && row.value.is_string())
+      row.kind = SettingRow::Kind::kChoice;
+    else if (row.value.is_boolean())
       row.kind = SettingRow::Kind::kBool;
     else if (row.value.is_number_integer())
       row.kind = SettingRow::Kind::kInt;

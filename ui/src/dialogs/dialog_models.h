@@ -83,7 +83,7 @@ std::string idleDecisionLabel(const std::string& decision);
 // --- settings -------------------------------------------------------------------------------------------
 
 struct SettingRow {
-  enum class Kind { kBool, kInt, kText, kList };
+  enum class Kind { kBool, kInt, kText, kList, kChoice };
   std::string key;
   std::string label;  // "Screenshot interval (s)"; the key itself when unknown
   Kind kind = Kind::kText;
@@ -91,6 +91,8 @@ struct SettingRow {
   bool locked = false;
   std::string source;  // default | user | profile | policy
   std::string note;    // "set by your company" when locked, else where the value comes from
+  /// kChoice: the values the agent accepts, with their human labels (value, label), in offer order.
+  std::vector<std::pair<std::string, std::string>> choices;
 };
 
 /// One row per entry of the `settings` reply ({settings: [{key, value, locked, source}]}), in its order.

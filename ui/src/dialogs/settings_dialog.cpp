@@ -3,6 +3,7 @@
 #include <limits>
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -39,7 +40,7 @@ SettingsDialog::SettingsDialog(AgentApi& api, QWidget* parent) : QDialog(parent)
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, this);
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
   layout->addWidget(buttons);
-  resize(560, 600);
+  resize(780, 600);  // wide enough for the longest label, editor and note side by side
 }
 
 void SettingsDialog::reload() {
@@ -92,7 +93,9 @@ void SettingsDialog::setRows(const json& reply) {
     }
     if (row.locked) {
       editor->setEnabled(false);
-      editor->setToolTip(QStringLiteral("Set by your company; you cannot change it here."));
+      editor->setToolTip(row.source == "policy"
+                             ? QStringLiteral("Locked on this computer by its administrator (machine policy).")
+                             : QStringLiteral("Set by your company; you cannot change it here."));
     }
     form->addRow(QString::fromStdString(row.label + ":"), field);
   }
@@ -124,6 +127,19 @@ QWidget* SettingsDialog::editorFor(const SettingRow& row, QWidget* parent) {
         if (spin->value() != v) save(key, static_cast<int64_t>(spin->value()));
       });
       return spin;
+    }
+    case SettingRow::Kind::kChoice: {
+      auto* combo = new QComboBox(parent);
+      for (const auto& [value, label] : row.choices)
+        combo->addItem(QString::fromStdString(label), QString::fromStdString(value));
+      const QString current = QString::fromStdString(row.value.get<std::string>());
+      if (combo->findData(current) < 0) combo->addItem(current, current);  // a value this tray does not know
+      combo->setCurrentIndex(combo->findData(current));
+      connect(combo, &QComboBox::activated, this, [this, key, combo, current](int i) {
+        const QString picked = combo->itemData(i).toString();
+        if (picked != current) save(key, picked.toStdString());
+      });
+      return combo;
     }
     case SettingRow::Kind::kText:
     case SettingRow::Kind::kList: {
