@@ -2,9 +2,6 @@
 // (Xvfb + openbox + trayer): PostgreSQL 15, the migrations, workmonitor-server, the demo company, the agent
 // signed in and tracking, and the tray docked and asking the employee for consent. Ctrl-C (SIGINT) stops
 // every process; the second run reuses the same data (same demo sign-ins, the agent still signed in).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "test_util.h"
 #include "xvfb_fixture.h"
 
 namespace wm {
@@ -27,24 +25,8 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-uint16_t freePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::freePort;
+using test::slurp;
 
 class MainJob : public ::testing::Test {
  protected:

@@ -4,11 +4,7 @@
 // "Keep" is clicked; "My activity…" is picked from the tray's menu. Each window is checked on the display
 // (xdotool finds it viewable under its title), screenshotted by its X window id into build/test-artifacts
 // (and the picture is not blank), and its words are checked as the tray prints them with --debug-ui.
-#include <unistd.h>
-
-#include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -17,7 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "xvfb_fixture.h"
+#include "tray_on_display.h"
 
 namespace wm {
 namespace {
@@ -25,13 +21,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A window as the tray last described it (window_report.h): its X id, title, words, and where its named
 // buttons (or menu entries) are.
@@ -65,36 +54,8 @@ std::optional<Window> latestWindow(const std::string& log, const std::string& na
   return w;
 }
 
-class TrayWindowsGui : public ::testing::Test {
+class TrayWindowsGui : public test::TrayOnDisplay {
  protected:
-  void SetUp() override {
-    auto s = test::XvfbSession::start();
-    ASSERT_TRUE(s) << s.error().message;
-    x_ = std::move(*s);
-    dir_ = fs::temp_directory_path() / ("wm-tray-windows-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "run");
-    fs::create_directories(dir_ / "xdg");
-    ::setenv("XDG_CONFIG_HOME", (dir_ / "xdg").c_str(), 1);
-    // No consent_preapproved: a fresh agent asks first. Idle after 3 s so the test can go idle quickly.
-    std::ofstream(dir_ / "agent.json") << json{{"heartbeat_s", 1}, {"pulse_s", 1}, {"idle_threshold_s", 3}}.dump();
-    artifacts_ = WM_ARTIFACT_DIR;
-    fs::create_directories(artifacts_);
-  }
-  void TearDown() override {
-    if (tray_ > 0) x_->terminate(tray_);
-    if (agent_pid_ > 0) ::kill(static_cast<pid_t>(agent_pid_), SIGKILL);
-    x_.reset();
-    fs::remove_all(dir_);
-  }
-  std::string log() const { return slurp(dir_ / "tray.log"); }
-  bool logHas(const std::string& what, std::chrono::milliseconds timeout) {
-    return test::waitUntil([&] { return log().find(what) != std::string::npos; }, timeout, 100ms);
-  }
-  json status() {
-    auto out = x_->run({WM_AGENT_BINARY, "--socket", (dir_ / "run" / "agent.sock").string(), "status", "--json"});
-    return out.ok() ? json::parse(out.out, nullptr, false) : json();
-  }
   // Waits until window `name` is shown with every word in `words` (data arrives after the window opens).
   std::optional<Window> waitWindow(const std::string& name, const std::vector<std::string>& words,
                                    std::chrono::milliseconds timeout = 20s) {
@@ -132,23 +93,11 @@ class TrayWindowsGui : public ::testing::Test {
     std::this_thread::sleep_for(200ms);
     x_->xdotool({"click", "1"});
   }
-
-  std::unique_ptr<test::XvfbSession> x_;
-  fs::path dir_, artifacts_;
-  pid_t tray_ = -1;
-  int64_t agent_pid_ = 0;
 };
 
 TEST_F(TrayWindowsGui, ConsentIdleReturnAndMyActivityOnTheDisplay) {
-  ASSERT_GT(x_->spawn({"trayer", "--edge", "top", "--align", "right", "--height", "24", "--widthtype", "request",
-                       "--SetDockType", "true", "--expand", "true"}),
-            0);
-  const std::string cmd = std::string("exec ") + WM_TRAY_BINARY + " --debug-ui --no-autostart --tray-timeout 20" +
-                          " --socket " + (dir_ / "run" / "agent.sock").string() + " --state-dir " +
-                          (dir_ / "state").string() + " --config " + (dir_ / "agent.json").string() +
-                          " --agent-binary " + WM_AGENT_BINARY + " > " + (dir_ / "tray.log").string() + " 2>&1";
-  tray_ = x_->spawn({"/bin/sh", "-c", cmd});
-  ASSERT_GT(tray_, 0);
+  // No consent_preapproved: a fresh agent asks first. Idle after 3 s so the test can go idle quickly.
+  startTray(json{{"heartbeat_s", 1}, {"pulse_s", 1}, {"idle_threshold_s", 3}}, "--no-autostart");
   ASSERT_TRUE(logHas("wm-tray: connected", 30s)) << log();
 
   // 1. Consent opens by itself; nothing is monitored until Accept is clicked.
@@ -168,9 +117,7 @@ TEST_F(TrayWindowsGui, ConsentIdleReturnAndMyActivityOnTheDisplay) {
   ASSERT_TRUE(logHas("wm-tray: window consent_dialog hidden", 10s)) << log();
 
   // 2. The timer runs; 3 s without input is idle; a move comes back: the idle-return question.
-  ASSERT_TRUE(x_->run({WM_AGENT_BINARY, "--socket", (dir_ / "run" / "agent.sock").string(), "start", "--project",
-                       "gui-windows"})
-                  .ok());
+  ASSERT_TRUE(x_->run(agentCli({"start", "--project", "gui-windows"})).ok());
   ASSERT_TRUE(logHas("wm-tray: state: tracking", 10s)) << log();
   ASSERT_TRUE(logHas("wm-tray: state: idle", 20s)) << log() << status().dump();
   std::this_thread::sleep_for(1s);
@@ -187,15 +134,9 @@ TEST_F(TrayWindowsGui, ConsentIdleReturnAndMyActivityOnTheDisplay) {
   EXPECT_FALSE(status().contains("idle_pending") && !status()["idle_pending"].is_null()) << status().dump();
 
   // 3. My activity, from the tray's menu: today's tracked time, the kept idle period, the queue.
-  auto icon = x_->xdotool({"search", "--onlyvisible", "--class", "workmonitor-tray"});
-  std::string icon_id;
-  std::istringstream ids(icon.out);
-  for (std::string id; ids >> id;) {
-    auto geo = x_->xdotool({"getwindowgeometry", id});
-    if (geo.out.find("Geometry: 2") != std::string::npos) icon_id = id;  // 22x22 or 24x24, docked
-  }
-  ASSERT_FALSE(icon_id.empty()) << icon.out;
-  x_->xdotool({"mousemove", "--window", icon_id, "8", "8"});
+  const std::optional<std::string> icon = dockedIcon(15s);
+  ASSERT_TRUE(icon) << "no docked tray icon window";
+  x_->xdotool({"mousemove", "--window", *icon, "8", "8"});
   x_->xdotool({"click", "3"});
   auto menu = waitWindow("menu", {"My activity…"});
   ASSERT_TRUE(menu && menu->buttons.contains("My activity…")) << log();
