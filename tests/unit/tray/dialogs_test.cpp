@@ -7,10 +7,12 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QSpinBox>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include "dialogs/dialog_host_impl.h"
 #include "dialogs/dialog_models.h"
+#include "dialogs/widget_util.h"
 #include "dialogs_test_support.h"
 
 namespace wm::tray {
@@ -131,6 +133,29 @@ TEST(IdleChoices, EventFormAndSuspend) {
   json bare = idleFixture();
   bare.erase("allowed");
   EXPECT_FALSE(idleChoices(bare, kBerlin).allows("reassign")) << "reassign needs the profile's permission";
+}
+
+// Thumbnails are decoded at their small size: a full screen's pixels never sit in the tray's memory.
+TEST(Thumbnails, AreDecodedToFitTheirBoxKeepingTheAspect) {
+  test::qtApp();
+  QTemporaryDir tmp;
+  ASSERT_TRUE(tmp.isValid());
+  QImage screen(1920, 1080, QImage::Format_RGB32);
+  screen.fill(QColor(30, 90, 160));
+  const QString jpeg = tmp.path() + "/shot.jpg";
+  ASSERT_TRUE(screen.save(jpeg, "JPEG", 80));
+  const QImage thumb = readThumbnail(jpeg.toStdString(), QSize(240, 135));
+  ASSERT_FALSE(thumb.isNull());
+  EXPECT_EQ(thumb.size(), QSize(240, 135));
+  const QImage tall = readThumbnail(jpeg.toStdString(), QSize(100, 100));
+  EXPECT_EQ(tall.size(), QSize(100, 56));
+  QImage small(64, 36, QImage::Format_RGB32);
+  small.fill(Qt::white);
+  ASSERT_TRUE(small.save(tmp.path() + "/small.png", "PNG"));
+  EXPECT_EQ(readThumbnail((tmp.path() + "/small.png").toStdString(), QSize(240, 135)).size(), QSize(64, 36))
+      << "never enlarged";
+  EXPECT_TRUE(readThumbnail((tmp.path() + "/gone.jpg").toStdString(), QSize(240, 135)).isNull());
+  EXPECT_TRUE(readThumbnail("", QSize(240, 135)).isNull());
 }
 
 TEST(SettingsRows, LockedRowsAreMarked) {

@@ -5,7 +5,6 @@
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
-#include <QImageReader>
 #include <QLabel>
 #include <QPixmap>
 #include <QPointer>
@@ -50,9 +49,7 @@ QWidget* thumbnail(const ShotThumb& shot, QWidget* parent) {
   auto* image = new QLabel(cell);
   image->setFixedSize(kThumbWidth, kThumbHeight);
   image->setAlignment(Qt::AlignCenter);
-  QImageReader reader(QString::fromStdString(shot.path));
-  reader.setAutoTransform(true);
-  const QImage img = shot.path.empty() ? QImage() : reader.read();
+  const QImage img = readThumbnail(shot.path, QSize(kThumbWidth, kThumbHeight));
   if (img.isNull()) {
     image->setObjectName(QStringLiteral("shot_missing"));
     image->setText(QStringLiteral("(image not on this computer)"));
@@ -60,8 +57,7 @@ QWidget* thumbnail(const ShotThumb& shot, QWidget* parent) {
     image->setStyleSheet(QStringLiteral("background: #ddd; color: #555;"));
   } else {
     image->setObjectName(QStringLiteral("shot"));
-    image->setPixmap(
-        QPixmap::fromImage(img.scaled(kThumbWidth, kThumbHeight, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+    image->setPixmap(QPixmap::fromImage(img));
   }
   image->setToolTip(QString::fromStdString(shot.path));
   v->addWidget(image);

@@ -1,7 +1,6 @@
 #include "dialogs/screenshot_notice.h"
 
 #include <QGuiApplication>
-#include <QImageReader>
 #include <QLabel>
 #include <QPixmap>
 #include <QScreen>
@@ -38,17 +37,10 @@ ScreenshotNotice::ScreenshotNotice(QWidget* parent)
 }
 
 void ScreenshotNotice::showShot(const nlohmann::json& shot, int ms) {
-  const std::string path = jsonString(shot, "path");
-  QImage img;
-  if (!path.empty()) {
-    QImageReader reader(QString::fromStdString(path));
-    reader.setAutoTransform(true);
-    img = reader.read();
-  }
+  const QImage img = readThumbnail(jsonString(shot, "path"), QSize(kThumbWidth, kThumbHeight));
   has_thumbnail_ = !img.isNull();
   if (has_thumbnail_) {
-    image_->setPixmap(
-        QPixmap::fromImage(img.scaled(kThumbWidth, kThumbHeight, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+    image_->setPixmap(QPixmap::fromImage(img));
     image_->show();
   } else {
     image_->clear();

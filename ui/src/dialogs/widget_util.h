@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <QImage>
+#include <QImageReader>
 #include <QLabel>
 #include <QString>
 
@@ -17,6 +19,19 @@ inline QLabel* plainLabel(const std::string& text, const char* object_name, QWid
   label->setWordWrap(true);
   label->setObjectName(QString::fromLatin1(object_name));
   return label;
+}
+
+/// The image at `path` shrunk to fit `box`, decoded at that size: a JPEG decoder scales while decoding, so a
+/// full-size screenshot is never held in memory (a 1920×1080 one would be 8 MB of pixels that glibc keeps in
+/// the heap afterwards). A null image when the file is missing or unreadable.
+inline QImage readThumbnail(const std::string& path, QSize box) {
+  if (path.empty()) return {};
+  QImageReader reader(QString::fromStdString(path));
+  reader.setAutoTransform(true);
+  const QSize full = reader.size();
+  if (full.isValid() && (full.width() > box.width() || full.height() > box.height()))
+    reader.setScaledSize(full.scaled(box, Qt::KeepAspectRatio));
+  return reader.read();
 }
 
 /// The lines joined for one label.
