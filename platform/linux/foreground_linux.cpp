@@ -309,16 +309,23 @@ class X11ForegroundWatcher final : public ForegroundWatcher {
       active_changed = details_changed = false;
       xcb_flush(conn.get());
 
-      switch (x11::waitFor(conn.fd(), wakeup_, -1)) {
-        case x11::WaitResult::kWakeup:
-        case x11::WaitResult::kError:
-        case x11::WaitResult::kTimeout:
-          return;
-        case x11::WaitResult::kXReadable:
-          break;
+      // Waiting for the replies above may have read events off the socket into xcb's queue (the next
+      // activation arriving meanwhile): poll() cannot see those, so they are handled before any sleep, or the
+      // switch would go unreported until some later event woke the thread.
+      xcb_generic_event_t* queued = xcb_poll_for_queued_event(conn.get());
+      if (queued == nullptr) {
+        switch (x11::waitFor(conn.fd(), wakeup_, -1)) {
+          case x11::WaitResult::kWakeup:
+          case x11::WaitResult::kError:
+          case x11::WaitResult::kTimeout:
+            return;
+          case x11::WaitResult::kXReadable:
+            break;
+        }
       }
       // Drain everything queued (replies read later may queue more, hence the loop), then act once.
-      while (xcb_generic_event_t* ev = xcb_poll_for_event(conn.get())) {
+      for (xcb_generic_event_t* ev = queued != nullptr ? queued : xcb_poll_for_event(conn.get()); ev != nullptr;
+           ev = xcb_poll_for_event(conn.get())) {
         const uint8_t type = ev->response_type & 0x7f;
         if (type == XCB_PROPERTY_NOTIFY) {
           const auto* pn = reinterpret_cast<const xcb_property_notify_event_t*>(ev);

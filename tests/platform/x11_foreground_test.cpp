@@ -108,6 +108,31 @@ TEST_F(X11ForegroundTest, ActivatedWindowsAreReportedWithTitlePidExeAndClass) {
   EXPECT_EQ(*now, *via_wmctrl);
 }
 
+// Switches in quick succession: each activation may arrive while the watcher is still reading the previous
+// window's details (its replies pull the event into xcb's queue, where poll() cannot see it). Whatever the
+// timing, the last window activated is the last one reported, promptly.
+TEST_F(X11ForegroundTest, RapidSwitchesEndOnTheLastWindowActivated) {
+  startWatcher();
+  const auto [alpha_pid, alpha] = openAndSee("wm-rapid-a");
+  const auto [beta_pid, beta] = openAndSee("wm-rapid-b");
+  ASSERT_GT(alpha_pid, 0);
+  ASSERT_GT(beta_pid, 0);
+  for (int round = 0; round < 12; ++round) {
+    const bool to_alpha = round % 2 == 0;
+    for (int i = 0; i < 6; ++i) x_->xdotool({"windowactivate", std::to_string(i % 2 == 0 ? beta : alpha)});
+    ASSERT_TRUE(x_->activate(to_alpha ? alpha : beta));
+    const std::string want = to_alpha ? "wm-rapid-a" : "wm-rapid-b";
+    ASSERT_TRUE(test::waitUntil(
+        [&] {
+          auto last = events_.last();
+          return last && last->title == want;
+        },
+        3s, 20ms))
+        << "round " << round << ": " << want << " is in front but the last event is "
+        << (events_.last() ? events_.last()->title : std::string("none"));
+  }
+}
+
 TEST_F(X11ForegroundTest, TitleChangesOfTheActiveWindowAreEventsAndOfOthersAreNot) {
   startWatcher();
   const auto [a_pid, a] = openAndSee("wm-first");

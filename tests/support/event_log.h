@@ -45,6 +45,12 @@ class EventLog {
     return events_;
   }
 
+  /// The latest event, if any.
+  std::optional<T> last() const {
+    std::lock_guard lock(mu_);
+    return events_.empty() ? std::nullopt : std::optional<T>(events_.back());
+  }
+
   size_t size() const {
     std::lock_guard lock(mu_);
     return events_.size();
