@@ -1,4 +1,5 @@
 // workmonitor-agent: `run` is the daemon; every other subcommand is a client of its control socket.
+#include <malloc.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -192,6 +193,10 @@ bool dayRange(const std::string& day, int64_t* from, int64_t* to) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A fixed mmap threshold: buffers of 128 KiB and more (a screenshot's JPEG, thumbnails) are mmapped and go back
+  // to the system when freed. Left dynamic, glibc raises the threshold after the first such free and then keeps
+  // those buffers in the heap for good (measured by bench/footprint).
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   CLI::App app{"WorkMonitor agent: tracks time, idle periods, breaks and app usage for the signed-in user"};
   app.require_subcommand(1);
   Globals g;

@@ -7,11 +7,14 @@
 // (screenshots at the shortest allowed interval, 60 s, activity counts, USB, websites, lock/sleep) and the
 // baseline: the same agent with every collector off (timer, idle and app tracking only).
 // Targets (every collector on): RSS <= 25 MB, CPU <= 0.5 %, <= 5 wake-ups/s while the user is idle.
+// Also printed: the RSS at the end split into anonymous / file-backed / shared memory, and how many screenshots were
+// taken (one or two: a random moment in each 60 s interval). WM_FOOTPRINT_DUMP=DIR keeps the agent's smaps.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -36,6 +39,7 @@ struct Sample {
   double cpu_s = 0;        // utime + stime
   long long switches = 0;  // all threads, voluntary + involuntary
   double hwm_mb = 0, rss_mb = 0;
+  double anon_mb = 0, file_mb = 0, shmem_mb = 0;  // RSS split: heap/stacks/relocations, mapped files, shared memory
 };
 
 Sample sample(pid_t pid) {
@@ -63,14 +67,31 @@ Sample sample(pid_t pid) {
   while (std::getline(status, line)) {
     if (line.starts_with("VmHWM:")) s.hwm_mb = std::stod(line.substr(6)) / 1024.0;
     if (line.starts_with("VmRSS:")) s.rss_mb = std::stod(line.substr(6)) / 1024.0;
+    if (line.starts_with("RssAnon:")) s.anon_mb = std::stod(line.substr(8)) / 1024.0;
+    if (line.starts_with("RssFile:")) s.file_mb = std::stod(line.substr(8)) / 1024.0;
+    if (line.starts_with("RssShmem:")) s.shmem_mb = std::stod(line.substr(9)) / 1024.0;
   }
   return s;
 }
 
 struct Figures {
   double busy_cpu_pct = 0, idle_cpu_pct = 0, busy_wakeups = 0, idle_wakeups = 0, peak_rss_mb = 0, end_rss_mb = 0;
-  long long records = 0;
+  Sample end;  // the RSS split at the end
+  long long records = 0, shots = 0;
 };
+
+/// With WM_FOOTPRINT_DUMP=DIR set, the agent's /proc smaps, smaps_rollup and status at the end of a
+/// configuration are copied to DIR/<name>.* (where the remaining memory is, mapping by mapping).
+void dumpProc(pid_t pid, const std::string& name) {
+  const char* dir = std::getenv("WM_FOOTPRINT_DUMP");
+  if (dir == nullptr || *dir == '\0') return;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  for (const char* what : {"smaps", "smaps_rollup", "status"}) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/" + what);
+    std::ofstream(fs::path(dir) / (name + "." + what)) << in.rdbuf();
+  }
+}
 
 bool waitUntil(const std::function<bool()>& f, std::chrono::milliseconds limit) {
   const auto end = SteadyClock::now() + limit;
@@ -133,12 +154,15 @@ Figures measure(wm::test::XvfbSession& x, const fs::path& dir, bool collectors, 
   const double idle_wall = std::chrono::duration<double>(SteadyClock::now() - t2).count();
   const json st = call("status");
   f.records = st.contains("outbox") ? st["outbox"].value("records", 0LL) : 0;
+  f.shots = st.contains("screenshots") ? st["screenshots"].value("taken", 0LL) : 0;
+  dumpProc(agent, dir.filename().string());
   f.busy_cpu_pct = 100.0 * (s1.cpu_s - s0.cpu_s) / busy_wall;
   f.idle_cpu_pct = 100.0 * (s3.cpu_s - s2.cpu_s) / idle_wall;
   f.busy_wakeups = static_cast<double>(s1.switches - s0.switches) / busy_wall;
   f.idle_wakeups = static_cast<double>(s3.switches - s2.switches) / idle_wall;
   f.peak_rss_mb = s3.hwm_mb;
   f.end_rss_mb = s3.rss_mb;
+  f.end = s3;
   call("stop");
   ::kill(agent, SIGTERM);
   int status = 0;
@@ -171,11 +195,15 @@ int main() {
   };
   row("peak RSS (VmHWM)", all.peak_rss_mb, base.peak_rss_mb, "MB");
   row("RSS at the end", all.end_rss_mb, base.end_rss_mb, "MB");
+  row("  of which anonymous", all.end.anon_mb, base.end.anon_mb, "MB");
+  row("  of which mapped files", all.end.file_mb, base.end.file_mb, "MB");
+  row("  of which shared memory", all.end.shmem_mb, base.end.shmem_mb, "MB");
   row("CPU, scripted user", all.busy_cpu_pct, base.busy_cpu_pct, "%");
   row("CPU, user idle", all.idle_cpu_pct, base.idle_cpu_pct, "%");
   row("wake-ups/s, scripted user", all.busy_wakeups, base.busy_wakeups, "");
   row("wake-ups/s, user idle", all.idle_wakeups, base.idle_wakeups, "");
-  std::printf("  records in the outbox: %lld (all collectors), %lld (timer only)\n", all.records, base.records);
+  std::printf("  records in the outbox: %lld (all collectors), %lld (timer only); screenshots taken: %lld\n",
+              all.records, base.records, all.shots);
   const double cpu = (all.busy_cpu_pct * busy_s + all.idle_cpu_pct * idle_s) / (busy_s + idle_s);
   std::printf(
       "  average CPU over the run %.2f %% (target <= %.1f %%), peak RSS %.1f MB (target <= %.0f MB), idle "

@@ -1,7 +1,8 @@
-// Screenshot cost: the agent's in-process path (MIT-SHM capture of every monitor + redaction window list +
-// downscale + JPEG encode + hashes) on a 1920x1080 Xvfb whose screen is four xterms full of text, timed over
-// many runs; beside it, in the same run, `scrot` and `ffmpeg -f x11grab -frames:v 1` taking one JPEG shot of the
-// same screen as whole processes. Target: median <= 30 ms for the default settings (max width 1920, q75).
+// Screenshot cost: the agent's in-process path (capture of every monitor — frozen on the server, then read band by
+// band through MIT-SHM while it is processed — + redaction window list + downscale + JPEG encode + hashes) on a
+// 1920x1080 Xvfb whose screen is four xterms full of text, timed over many runs; beside it, in the same run, `scrot`
+// and `ffmpeg -f x11grab -frames:v 1` taking one JPEG shot of the same screen as whole processes. Target: median <= 30
+// ms for the default settings (max width 1920, q75).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,9 +183,9 @@ int main() {
     std::printf("%-44s %7.2fms %7.2fms %7.2fms %7zuKB\n", name, st.median, st.p95, st.min, bytes / 1024);
   };
   row("agent: capture+windows+process, 1920 q75", a.total, a.bytes);
-  row("  capture (MIT-SHM, all monitors)", a.capture, 0);
+  row("  capture (frozen on the server)", a.capture, 0);
   row("  visible windows (redaction list)", a.windows, 0);
-  row("  process (redact, encode, sha256, phash)", a.process, 0);
+  row("  process (bands, redact, encode, hashes)", a.process, 0);
   row("agent: downscale to 1280x720, q75", b.total, b.bytes);
   row("  process", b.process, 0);
   row("agent: 1920 q75 + blur", c.total, c.bytes);

@@ -1,8 +1,11 @@
-// ScreenCapturer on X11: RandR 1.5 monitors, each captured with MIT-SHM into a memfd segment (a SysV one on
-// servers older than MIT-SHM 1.2) that the MonitorImage then owns, so the pixels reach the consumer without a
-// copy. Without MIT-SHM (a remote display, a server built without it) plain GetImage replies are handed out
-// the same way. Visible windows come from _NET_CLIENT_LIST_STACKING (else the root's QueryTree) plus the
-// override-redirect popups (menus, tooltips) that an excluded app may show above everything else.
+// ScreenCapturer on X11: RandR 1.5 monitors, each frozen at capture time in a server-side pixmap (one CopyArea of
+// the root per monitor, all sent in one burst) and then read band by band: MIT-SHM GetImage into one small memfd
+// segment per monitor (a SysV one on servers older than MIT-SHM 1.2) that is reused for every band, so a
+// full-size copy of the screen never exists in this process. Without MIT-SHM (a remote display, a server built
+// without it) the bands are plain GetImage replies; without memory for the pixmap on the server, the bands are
+// read from the root itself (then a screen that changes during the read can show it). Visible windows come from
+// _NET_CLIENT_LIST_STACKING (else the root's QueryTree) plus the override-redirect popups (menus, tooltips) that
+// an excluded app may show above everything else.
 #include <limits.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -169,6 +172,75 @@ Result<void> checkPixelFormat(xcb_connection_t* c, const xcb_screen_t* screen) {
   return {};
 }
 
+/// Rows per band: about kBandBytes of pixels, so the band buffer stays small on any monitor width.
+constexpr size_t kBandBytes = 512 * 1024;
+int32_t bandRowsFor(int32_t width) {
+  return static_cast<int32_t>(std::max<size_t>(1, kBandBytes / (static_cast<size_t>(width) * 4)));
+}
+
+/// One monitor as it was at capture time: a pixmap on the server (or, without one, the root itself), read band by
+/// band into a shared-memory segment of one band (or as plain GetImage replies). Frees the pixmap when it goes.
+class FrozenMonitor {
+ public:
+  FrozenMonitor(ConnPtr conn, xcb_drawable_t drawable, bool own_pixmap, Rect area, int32_t band_rows)
+      : conn_(std::move(conn)), drawable_(drawable), own_pixmap_(own_pixmap), area_(area), band_rows_(band_rows) {}
+  ~FrozenMonitor() {
+    segment_.reset();  // detached before the pixmap goes; nothing waits for the server here
+    if (own_pixmap_ && !conn_->broken()) {
+      xcb_free_pixmap(conn_->get(), drawable_);
+      xcb_flush(conn_->get());
+    }
+  }
+  FrozenMonitor(const FrozenMonitor&) = delete;
+  FrozenMonitor& operator=(const FrozenMonitor&) = delete;
+
+  int32_t bandRows() const { return band_rows_; }
+  void useSegment(std::shared_ptr<ShmSegment> segment) { segment_ = std::move(segment); }
+
+  /// Rows [y, y + count) as B,G,R,X, width × 4 bytes apart; valid until the next call.
+  Result<const uint8_t*> read(int32_t y, int32_t count) {
+    std::lock_guard lock(mu_);
+    if (y < 0 || count <= 0 || count > band_rows_ || y > area_.height - count) {
+      return fail(Errc::kInvalidInput, "rows " + std::to_string(y) + "+" + std::to_string(count) +
+                                           " are not a band of this " + std::to_string(area_.height) + "-row monitor");
+    }
+    if (conn_->broken()) return fail(Errc::kUnavailable, "no X display: the connection to the X server was lost");
+    xcb_connection_t* c = conn_->get();
+    const auto x0 = static_cast<int16_t>(area_.x), y0 = static_cast<int16_t>(area_.y + y);
+    const auto w = static_cast<uint16_t>(area_.width), h = static_cast<uint16_t>(count);
+    if (segment_) {
+      xcb_generic_error_t* error = nullptr;
+      Reply<xcb_shm_get_image_reply_t> reply(xcb_shm_get_image_reply(
+          c, xcb_shm_get_image(c, drawable_, x0, y0, w, h, ~0u, XCB_IMAGE_FORMAT_Z_PIXMAP, segment_->id(), 0), &error));
+      if (reply) return segment_->data();
+      if (conn_->broken()) return fail(Errc::kUnavailable, "no X display: the connection to the X server was lost");
+      std::free(error);
+      segment_.reset();  // refused: plain GetImage for this band and the rest
+    }
+    xcb_generic_error_t* error = nullptr;
+    reply_.reset(
+        xcb_get_image_reply(c, xcb_get_image(c, XCB_IMAGE_FORMAT_Z_PIXMAP, drawable_, x0, y0, w, h, ~0u), &error));
+    if (!reply_) {
+      if (conn_->broken()) return fail(Errc::kUnavailable, "no X display: the connection to the X server was lost");
+      return fail(Errc::kUnavailable, "GetImage failed: " + errorText(error));
+    }
+    if (static_cast<size_t>(xcb_get_image_data_length(reply_.get())) < static_cast<size_t>(w) * h * 4) {
+      return fail(Errc::kUnavailable, "GetImage returned a short image");
+    }
+    return xcb_get_image_data(reply_.get());  // the reply is the buffer: no copy
+  }
+
+ private:
+  std::mutex mu_;
+  ConnPtr conn_;
+  xcb_drawable_t drawable_;
+  bool own_pixmap_;
+  Rect area_;  // in the drawable's coordinates
+  int32_t band_rows_;
+  std::shared_ptr<ShmSegment> segment_;
+  Reply<xcb_get_image_reply_t> reply_;
+};
+
 const xcb_screen_t* screenOf(const XcbConnection& conn) {
   for (auto it = xcb_setup_roots_iterator(xcb_get_setup(conn.get())); it.rem > 0; xcb_screen_next(&it)) {
     if (it.data->root == conn.root()) return it.data;
@@ -300,6 +372,11 @@ class X11ScreenCapturer final : public ScreenCapturer {
       }
     }
 
+    // CopyArea from the root with IncludeInferiors copies what is on screen, windows included, as GetImage does.
+    gc_ = xcb_generate_id(c);
+    const uint32_t gc_values[] = {XCB_SUBWINDOW_MODE_INCLUDE_INFERIORS, 0};
+    xcb_create_gc(c, gc_, conn_->root(), XCB_GC_SUBWINDOW_MODE | XCB_GC_GRAPHICS_EXPOSURES, gc_values);
+
     atoms_.client_list_stacking = conn_->atom("_NET_CLIENT_LIST_STACKING");
     atoms_.frame_extents = conn_->atom("_NET_FRAME_EXTENTS");
     atoms_.wm_pid = conn_->atom("_NET_WM_PID");
@@ -316,92 +393,78 @@ class X11ScreenCapturer final : public ScreenCapturer {
     const std::vector<Monitor> monitors = listMonitors(c, conn_->root(), screen_, has_randr15_);
     if (conn_->broken()) return fail(Errc::kUnavailable, "no X display: the connection to the X server was lost");
 
-    if (shm_ != ShmMode::kNone) {
-      auto images = captureShm(monitors);
-      if (images) return images;
-      if (conn_->broken()) return std::unexpected(images.error());
-      shm_ = ShmMode::kNone;  // refused (another IPC namespace, a sandbox): plain GetImage from now on
+    // The moment of the shot: every monitor copied into its own pixmap in one burst of requests.
+    std::vector<xcb_pixmap_t> pixmaps(monitors.size(), XCB_NONE);
+    std::vector<xcb_void_cookie_t> created;
+    for (size_t i = 0; i < monitors.size(); ++i) {
+      pixmaps[i] = xcb_generate_id(c);
+      created.push_back(xcb_create_pixmap_checked(c, screen_->root_depth, pixmaps[i], conn_->root(),
+                                                  static_cast<uint16_t>(monitors[i].rect.width),
+                                                  static_cast<uint16_t>(monitors[i].rect.height)));
     }
-    return captureGetImage(monitors);
-  }
-
-  Result<std::vector<MonitorImage>> captureShm(const std::vector<Monitor>& monitors) {
-    xcb_connection_t* c = conn_->get();
-    std::vector<std::shared_ptr<ShmSegment>> segments;
-    std::vector<xcb_shm_get_image_cookie_t> cookies;
-    for (const Monitor& m : monitors) {
-      const size_t size = static_cast<size_t>(m.rect.width) * static_cast<size_t>(m.rect.height) * 4;
-      auto seg = shm_ == ShmMode::kFd ? attachMemfdSegment(conn_, size) : attachSysVSegment(conn_, size);
-      if (!seg) return std::unexpected(seg.error());
-      segments.push_back(*seg);
+    for (size_t i = 0; i < monitors.size(); ++i) {
+      if (xcb_generic_error_t* error = xcb_request_check(c, created[i])) {
+        std::free(error);  // BadAlloc: no room on the server; this monitor is read from the root itself
+        pixmaps[i] = XCB_NONE;
+      }
     }
-    // All requests first, then the replies: the monitors are read in one burst, as close to one moment as X allows.
+    std::vector<xcb_void_cookie_t> copies;
+    for (size_t i = 0; i < monitors.size(); ++i) {
+      if (pixmaps[i] == XCB_NONE) continue;
+      const Rect& r = monitors[i].rect;
+      copies.push_back(xcb_copy_area_checked(c, conn_->root(), pixmaps[i], gc_, static_cast<int16_t>(r.x),
+                                             static_cast<int16_t>(r.y), 0, 0, static_cast<uint16_t>(r.width),
+                                             static_cast<uint16_t>(r.height)));
+    }
+    // Owners first, so the pixmaps are freed on every path from here on.
+    std::vector<std::shared_ptr<FrozenMonitor>> frozen;
     for (size_t i = 0; i < monitors.size(); ++i) {
       const Rect& r = monitors[i].rect;
-      cookies.push_back(xcb_shm_get_image(c, conn_->root(), static_cast<int16_t>(r.x), static_cast<int16_t>(r.y),
-                                          static_cast<uint16_t>(r.width), static_cast<uint16_t>(r.height), ~0u,
-                                          XCB_IMAGE_FORMAT_Z_PIXMAP, segments[i]->id(), 0));
+      const bool own = pixmaps[i] != XCB_NONE;
+      const Rect area = own ? Rect{0, 0, r.width, r.height} : r;
+      frozen.push_back(
+          std::make_shared<FrozenMonitor>(conn_, own ? pixmaps[i] : conn_->root(), own, area, bandRowsFor(r.width)));
     }
-    std::vector<MonitorImage> images;
     std::string failure;
-    for (size_t i = 0; i < monitors.size(); ++i) {
-      xcb_generic_error_t* error = nullptr;
-      Reply<xcb_shm_get_image_reply_t> reply(xcb_shm_get_image_reply(c, cookies[i], &error));
-      if (!reply) {
+    for (xcb_void_cookie_t copy : copies) {
+      if (xcb_generic_error_t* error = xcb_request_check(c, copy)) {
         if (failure.empty())
-          failure = "MIT-SHM GetImage failed: " + errorText(error);
+          failure = "CopyArea of the screen failed: " + errorText(error);
         else
           std::free(error);
-        continue;
       }
-      MonitorImage image;
-      image.monitor_name = monitors[i].name;
-      image.geometry = monitors[i].rect;
-      image.stride = monitors[i].rect.width * 4;
-      image.pixels = segments[i]->data();
-      image.owner = segments[i];
-      images.push_back(std::move(image));
-    }
-    if (!failure.empty()) return fail(Errc::kUnavailable, failure);
-    return images;
-  }
-
-  Result<std::vector<MonitorImage>> captureGetImage(const std::vector<Monitor>& monitors) {
-    xcb_connection_t* c = conn_->get();
-    std::vector<xcb_get_image_cookie_t> cookies;
-    for (const Monitor& m : monitors) {
-      cookies.push_back(xcb_get_image(c, XCB_IMAGE_FORMAT_Z_PIXMAP, conn_->root(), static_cast<int16_t>(m.rect.x),
-                                      static_cast<int16_t>(m.rect.y), static_cast<uint16_t>(m.rect.width),
-                                      static_cast<uint16_t>(m.rect.height), ~0u));
-    }
-    std::vector<MonitorImage> images;
-    std::string failure;
-    for (size_t i = 0; i < monitors.size(); ++i) {
-      xcb_generic_error_t* error = nullptr;
-      xcb_get_image_reply_t* reply = xcb_get_image_reply(c, cookies[i], &error);
-      if (reply == nullptr) {
-        if (failure.empty())
-          failure = "GetImage failed: " + errorText(error);
-        else
-          std::free(error);
-        continue;
-      }
-      std::shared_ptr<xcb_get_image_reply_t> owner(reply, [](xcb_get_image_reply_t* r) { std::free(r); });
-      const auto expected = static_cast<size_t>(monitors[i].rect.width) * monitors[i].rect.height * 4;
-      if (static_cast<size_t>(xcb_get_image_data_length(reply)) < expected) {
-        if (failure.empty()) failure = "GetImage returned a short image";
-        continue;
-      }
-      MonitorImage image;
-      image.monitor_name = monitors[i].name;
-      image.geometry = monitors[i].rect;
-      image.stride = monitors[i].rect.width * 4;
-      image.pixels = xcb_get_image_data(reply);  // the reply is the buffer: no copy
-      image.owner = std::move(owner);
-      images.push_back(std::move(image));
     }
     if (conn_->broken()) return fail(Errc::kUnavailable, "no X display: the connection to the X server was lost");
     if (!failure.empty()) return fail(Errc::kUnavailable, failure);
+
+    // One band-sized shared-memory segment per monitor; refused (another IPC namespace, a sandbox): plain GetImage
+    // from now on.
+    if (shm_ != ShmMode::kNone) {
+      for (size_t i = 0; i < monitors.size() && shm_ != ShmMode::kNone; ++i) {
+        const size_t size =
+            static_cast<size_t>(monitors[i].rect.width) * 4 * static_cast<size_t>(frozen[i]->bandRows());
+        auto seg = shm_ == ShmMode::kFd ? attachMemfdSegment(conn_, size) : attachSysVSegment(conn_, size);
+        if (seg) {
+          frozen[i]->useSegment(*seg);
+        } else {
+          if (conn_->broken()) return std::unexpected(seg.error());
+          shm_ = ShmMode::kNone;
+          for (auto& f : frozen) f->useSegment(nullptr);
+        }
+      }
+    }
+
+    std::vector<MonitorImage> images;
+    for (size_t i = 0; i < monitors.size(); ++i) {
+      MonitorImage image;
+      image.monitor_name = monitors[i].name;
+      image.geometry = monitors[i].rect;
+      image.stride = monitors[i].rect.width * 4;
+      image.band_rows = frozen[i]->bandRows();
+      image.rows = [f = frozen[i]](int32_t y, int32_t count) { return f->read(y, count); };
+      image.owner = frozen[i];
+      images.push_back(std::move(image));
+    }
     return images;
   }
 
@@ -550,6 +613,7 @@ class X11ScreenCapturer final : public ScreenCapturer {
   const xcb_screen_t* screen_ = nullptr;  // points into conn_'s setup data
   bool has_randr15_ = false;
   ShmMode shm_ = ShmMode::kNone;
+  xcb_gcontext_t gc_ = XCB_NONE;  // for copying the root into a pixmap
   Atoms atoms_;
   std::string hostname_;
 };

@@ -1,6 +1,6 @@
 // Screen capture against a real X server: a 2560×1024 Xvfb split into two RandR monitors, xterms with known
 // colours and classes under openbox, captured and run through the on-device pipeline, the results decoded
-// and their pixels sampled.
+// and their pixels sampled. The capture hands out bands read from a copy frozen on the server at capture time.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -135,14 +135,35 @@ TEST(X11ScreenCapture, TwoMonitorsTwoShotsWithTheirGeometry) {
   ASSERT_TRUE(l && r);
   EXPECT_EQ(l->geometry.x, 0);
   EXPECT_EQ(r->geometry.x, 1280);
+  const uint8_t* band = nullptr;
   for (const MonitorImage* m : {l, r}) {
     EXPECT_EQ(m->geometry.y, 0);
     EXPECT_EQ(m->geometry.width, 1280);
     EXPECT_EQ(m->geometry.height, 1024);
     EXPECT_EQ(m->stride, 1280 * 4);
-    ASSERT_NE(m->pixels, nullptr);
-    // MIT-SHM into our memfd: the pixels are the shared segment itself, not a copy on the heap.
-    EXPECT_NE(mappingOf(m->pixels).find("memfd:workmonitor-screen"), std::string::npos) << mappingOf(m->pixels);
+    // Read band by band: no full-size copy of the screen in this process.
+    EXPECT_EQ(m->pixels, nullptr);
+    ASSERT_TRUE(m->rows);
+    EXPECT_GT(m->band_rows, 0);
+    EXPECT_LT(m->band_rows, 1024 / 4);
+    auto first = m->rows(0, m->band_rows);
+    ASSERT_TRUE(first) << first.error().message;
+    // MIT-SHM into our memfd: the band is the shared segment itself, not a copy on the heap; one band long.
+    band = *first;
+    const std::string mapping = mappingOf(band);
+    EXPECT_NE(mapping.find("memfd:workmonitor-screen"), std::string::npos) << mapping;
+    uintptr_t lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream(mapping) >> std::hex >> lo >> dash >> hi;
+    EXPECT_LE(hi - lo, static_cast<uintptr_t>(m->stride) * m->band_rows + 4096) << mapping;
+    auto last = m->rows(1024 - 7, 7);  // any band, the last one shorter
+    ASSERT_TRUE(last) << last.error().message;
+    EXPECT_EQ(*last, band) << "one segment reused for every band";
+    for (auto [y, count] : {std::pair{-1, 1}, std::pair{0, 0}, std::pair{1020, 5}, std::pair{0, m->band_rows + 1}}) {
+      auto bad = m->rows(y, count);
+      ASSERT_FALSE(bad) << y << "+" << count;
+      EXPECT_EQ(bad.error().code, Errc::kInvalidInput);
+    }
   }
   for (int max_width : {1920, 640}) {
     ShotOptions opts;
@@ -160,9 +181,46 @@ TEST(X11ScreenCapture, TwoMonitorsTwoShotsWithTheirGeometry) {
     }
   }
   // Releasing the images releases the segments.
-  const void* pixels = l->pixels;
   images->clear();
-  EXPECT_EQ(mappingOf(pixels).find("memfd:workmonitor-screen"), std::string::npos);
+  EXPECT_EQ(mappingOf(band).find("memfd:workmonitor-screen"), std::string::npos);
+}
+
+TEST(X11ScreenCapture, TheShotIsTheMomentOfCaptureEvenWhenReadLater) {
+  test::XvfbSession::Options o;
+  o.screen = "1280x1024x24";
+  auto s = startDesktop(o);
+  ASSERT_TRUE(s);
+  auto capturer = makeScreenCapturer();
+  ASSERT_TRUE(captureNow(*capturer));  // connected, so the window below is certainly newer than the capture
+  auto before = captureNow(*capturer);
+  ASSERT_TRUE(before) << before.error().message;
+  ASSERT_EQ(before->size(), 1u);
+  // A red window opens after the capture and before its pixels are read.
+  ASSERT_TRUE(openTerm(*s, "RedTerm", "red-late", "#ff0000", "60x20+300+300"));
+  auto windows = windowsOnceSettled(*capturer, {"RedTerm"});
+  const WindowRect* red = windowOf(windows, "RedTerm");
+  ASSERT_NE(red, nullptr);
+  const int cx = red->geometry.x + red->geometry.width / 2, cy = red->geometry.y + red->geometry.height / 2;
+  ShotOptions opts;
+  opts.quality = 90;
+  test::waitUntil(
+      [&] {
+        auto now = captureNow(*capturer);
+        if (!now) return false;
+        auto shot = processMonitor((*now)[0], {}, opts);
+        return shot && pixelAt(decoded(*shot), cx, cy)[2] > 200;
+      },
+      10s, 100ms);
+  auto after = captureNow(*capturer);
+  ASSERT_TRUE(after);
+  auto late = processMonitor((*before)[0], {}, opts);
+  auto now = processMonitor((*after)[0], {}, opts);
+  ASSERT_TRUE(late && now);
+  const auto then_px = pixelAt(decoded(*late), cx, cy);
+  const auto now_px = pixelAt(decoded(*now), cx, cy);
+  EXPECT_GT(now_px[2], 200) << "the window is on screen now";
+  EXPECT_LT(now_px[1], 60);
+  EXPECT_FALSE(then_px[2] > 200 && then_px[1] < 60 && then_px[0] < 60) << "the earlier capture shows the red window";
 }
 
 TEST(X11ScreenCapture, ExcludedAppIsBlackOnWhicheverMonitorItIs) {
@@ -294,6 +352,44 @@ TEST(X11ScreenCapture, BlurAndPerceptualHashOnARealScreen) {
   const double soft = sharpness(decoded(*blurred));
   EXPECT_LT(soft, sharp * 0.01) << "sharp " << sharp << ", blurred " << soft;
   EXPECT_LT(blurred->encoded.size(), again->encoded.size() / 4);
+
+  // The streamed steps give what the whole-picture OpenCV chain gives on the same pixels (INTER_AREA downscale;
+  // blur as area-down by sigma / 2.5, Gaussian, INTER_LINEAR up): apart from JPEG's own loss, the same picture.
+  cv::Mat bgr(l->geometry.height, l->geometry.width, CV_8UC3);
+  for (int y = 0; y < l->geometry.height; y += l->band_rows) {
+    const int count = std::min(l->band_rows, l->geometry.height - y);
+    auto band = l->rows(y, count);
+    ASSERT_TRUE(band) << band.error().message;
+    cv::cvtColor(cv::Mat(count, l->geometry.width, CV_8UC4, const_cast<uint8_t*>(*band), l->stride),
+                 bgr.rowRange(y, y + count), cv::COLOR_BGRA2BGR);
+  }
+  auto meanDiff = [](const cv::Mat& a, const cv::Mat& b) {  // mean absolute difference over B, G and R
+    cv::Mat d;
+    cv::absdiff(a, b, d);
+    const cv::Scalar m = cv::mean(d);
+    return (m[0] + m[1] + m[2]) / 3;
+  };
+  auto jpegLoss = [&](const cv::Mat& m) {  // what JPEG at the same quality alone costs this picture
+    std::vector<uint8_t> bytes;
+    cv::imencode(".jpg", m, bytes, {cv::IMWRITE_JPEG_QUALITY, opts.quality});
+    return meanDiff(cv::imdecode(bytes, cv::IMREAD_COLOR), m);
+  };
+  ShotOptions half = opts;
+  half.max_width = 640;
+  auto small = processMonitor(*l, {}, half);
+  ASSERT_TRUE(small);
+  cv::Mat want_small;
+  cv::resize(bgr, want_small, cv::Size(640, 512), 0, 0, cv::INTER_AREA);
+  EXPECT_LT(meanDiff(decoded(*small), want_small), jpegLoss(want_small) + 0.5);
+  const double sigma = bgr.cols / 96.0;
+  const int factor = static_cast<int>(sigma / 2.5);
+  cv::Mat tiny, want_blur;
+  cv::resize(bgr, tiny, cv::Size(bgr.cols / factor, bgr.rows / factor), 0, 0, cv::INTER_AREA);
+  cv::GaussianBlur(tiny, tiny, cv::Size(0, 0), sigma / factor, sigma / factor, cv::BORDER_REPLICATE);
+  cv::resize(tiny, want_blur, bgr.size(), 0, 0, cv::INTER_LINEAR);
+  EXPECT_LT(meanDiff(decoded(*blurred), want_blur), jpegLoss(want_blur) + 0.5);
+  EXPECT_LT(meanDiff(decoded(*again), bgr), jpegLoss(bgr) + 0.01) << "full size: the captured pixels themselves";
+
   if (const char* dir = std::getenv("WM_SHOT_DUMP_DIR")) {  // for a human look at what blur leaves
     cv::imwrite(std::string(dir) + "/plain.jpg", decoded(*again));
     cv::imwrite(std::string(dir) + "/blurred.jpg", decoded(*blurred));
@@ -364,7 +460,10 @@ TEST(X11ScreenCapture, WithoutMitShmPlainGetImageIsUsed) {
   ASSERT_EQ(images->size(), 1u);
   const MonitorImage& m = (*images)[0];
   EXPECT_EQ(m.geometry.width, 1280);
-  EXPECT_EQ(mappingOf(m.pixels).find("memfd:"), std::string::npos) << "no shared memory without MIT-SHM";
+  ASSERT_TRUE(m.rows);
+  auto band = m.rows(0, m.band_rows);
+  ASSERT_TRUE(band) << band.error().message;
+  EXPECT_EQ(mappingOf(*band).find("memfd:"), std::string::npos) << "no shared memory without MIT-SHM";
   auto shot = processMonitor(m, windows, ShotOptions{});
   ASSERT_TRUE(shot) << shot.error().message;
   const auto p = pixelAt(decoded(*shot), blue->geometry.x + blue->geometry.width / 2,
@@ -436,7 +535,12 @@ TEST(X11ScreenCapture, ServerGoneIsAnErrorNotACrash) {
   auto after = captureNow(*capturer);
   ASSERT_FALSE(after);
   EXPECT_EQ(after.error().code, Errc::kUnavailable) << after.error().message;
-  images->clear();  // segments of the dead connection go quietly
+  // The earlier capture's pixels are on the dead server: reading them is an error too.
+  ASSERT_FALSE(images->empty());
+  auto late = processMonitor((*images)[0], {}, ShotOptions{});
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, Errc::kUnavailable) << late.error().message;
+  images->clear();  // segments and pixmaps of the dead connection go quietly
   EXPECT_FALSE(capturer->visibleWindows());
 }
 

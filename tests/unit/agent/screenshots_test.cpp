@@ -1,17 +1,25 @@
 // ScreenshotTaker (issue 6): random moments inside each interval, the collecting gate, unchanged screens,
 // the spooled file (0600) and its metadata record, the pushed event, live config. Time is a ManualClock; the
 // pixels go through the real on-device pipeline (processMonitor, OpenCV). The screen itself is a fake.
+// Also the pipeline's streaming: a monitor read band by band (as the X11 capturer hands it out) gives the same
+// shot as the whole picture, redaction across band boundaries, the exact area resampler, read errors.
 #include <openssl/evp.h>
 #include <sys/stat.h>
 
+#include <cmath>
+#include <cstdio>
 #include <deque>
 #include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
 
+// clang-format off
+#include <jpeglib.h>  // needs <cstdio> first
+// clang-format on
 #include <gtest/gtest.h>
 
+#include "workmonitor/agent/screenshot_pipeline.h"
 #include "workmonitor/agent/screenshots.h"
 
 namespace wm::agent {
@@ -487,6 +495,360 @@ TEST_F(ScreenshotTakerTest, TheSpoolIsBoundedOldestImagesFirstAndRecordsStay) {
   EXPECT_EQ(files.size(), 2u);
   EXPECT_TRUE(names.count(sink_.records[4].id) && names.count(sink_.records[3].id)) << "the newest stay";
   EXPECT_EQ(t.status().at("dropped"), 3);
+}
+
+// --- The streamed pipeline ---
+
+namespace {
+
+/// Detail everywhere (gradients, a grid of lines, noise): what a resampler or a band seam would get wrong.
+std::shared_ptr<std::vector<uint8_t>> detailedPixels(int w, int h, int stride, unsigned seed) {
+  auto buf = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(stride) * h, 0xAB);
+  std::mt19937 rng(seed);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      uint8_t* px = buf->data() + static_cast<size_t>(y) * stride + static_cast<size_t>(x) * 4;
+      const bool line = x % 37 == 0 || y % 23 == 0;
+      px[0] = static_cast<uint8_t>(line ? 10 : (x * 255 / w + rng() % 24) % 256);
+      px[1] = static_cast<uint8_t>(line ? 10 : (y * 255 / h + rng() % 24) % 256);
+      px[2] = static_cast<uint8_t>(line ? 200 : ((x + y) % 97) * 2);
+      px[3] = 0;
+    }
+  }
+  return buf;
+}
+
+platform::MonitorImage wholeImage(platform::Rect g, std::shared_ptr<std::vector<uint8_t>> buf, int stride) {
+  platform::MonitorImage img;
+  img.monitor_name = "DP-1";
+  img.geometry = g;
+  img.stride = stride;
+  img.pixels = buf->data();
+  img.owner = std::move(buf);
+  return img;
+}
+
+/// What processMonitor asked the reader for.
+struct BandLog {
+  std::vector<std::pair<int, int>> calls;  // (y, count)
+  std::string misuse;                      // the first request outside the contract
+};
+
+/// The same monitor handed out band by band, as the X11 capturer does: every band is copied into one reused
+/// buffer of the reader's own (so nothing can lean on the whole picture), each request is checked and logged,
+/// and reading from row `fail_from` on fails as a lost X server would.
+platform::MonitorImage streamedImage(const platform::MonitorImage& whole, int band_rows,
+                                     const std::shared_ptr<BandLog>& log, int fail_from = -1) {
+  platform::MonitorImage img = whole;
+  img.pixels = nullptr;
+  img.band_rows = band_rows;
+  auto band = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(whole.stride) * band_rows);
+  img.rows = [whole, band, band_rows, log, fail_from](int32_t y, int32_t count) -> Result<const uint8_t*> {
+    log->calls.emplace_back(y, count);
+    if (fail_from >= 0 && y + count > fail_from) return fail(Errc::kUnavailable, "the X server went away");
+    if ((y < 0 || count <= 0 || count > band_rows || y + count > whole.geometry.height) && log->misuse.empty()) {
+      log->misuse = "rows " + std::to_string(y) + "+" + std::to_string(count);
+    }
+    std::fill(band->begin(), band->end(), uint8_t{0x5A});
+    const size_t bytes = static_cast<size_t>(whole.stride) * static_cast<size_t>(std::max(0, count));
+    std::memcpy(band->data(), whole.pixels + static_cast<size_t>(y) * whole.stride, std::min(bytes, band->size()));
+    return band->data();
+  };
+  return img;
+}
+
+struct Decoded {
+  int width = 0, height = 0;
+  std::vector<uint8_t> bgr;
+  int level(int x, int y) const {  // mean of B, G, R
+    const uint8_t* p = bgr.data() + (static_cast<size_t>(y) * width + x) * 3;
+    return (p[0] + p[1] + p[2]) / 3;
+  }
+};
+
+/// libjpeg-turbo's decoder, B,G,R out. (libjpeg's default error handler ends the program on a broken file.)
+Decoded decodeJpeg(const std::vector<uint8_t>& bytes) {
+  Decoded d;
+  if (bytes.size() < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8) {
+    ADD_FAILURE() << "not a JPEG";
+    return d;
+  }
+  jpeg_decompress_struct cinfo;
+  jpeg_error_mgr err;
+  cinfo.err = jpeg_std_error(&err);
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&cinfo, TRUE);
+  cinfo.out_color_space = JCS_EXT_BGR;
+  jpeg_start_decompress(&cinfo);
+  d.width = static_cast<int>(cinfo.output_width);
+  d.height = static_cast<int>(cinfo.output_height);
+  d.bgr.resize(static_cast<size_t>(d.width) * d.height * 3);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = d.bgr.data() + static_cast<size_t>(cinfo.output_scanline) * d.width * 3;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return d;
+}
+
+/// The area average computed the slow, obvious way (floating point, pixel by pixel), for comparison.
+std::vector<uint8_t> referenceArea(const uint8_t* px, int w, int h, size_t stride, int ch, int ow, int oh) {
+  std::vector<uint8_t> out(static_cast<size_t>(ow) * oh * 3);
+  const double sx = double(w) / ow, sy = double(h) / oh;
+  for (int oy = 0; oy < oh; ++oy) {
+    const double y0 = oy * sy, y1 = (oy + 1) * sy;
+    for (int ox = 0; ox < ow; ++ox) {
+      const double x0 = ox * sx, x1 = (ox + 1) * sx;
+      double sum[3] = {0, 0, 0};
+      for (int y = static_cast<int>(y0); y < h && y < y1; ++y) {
+        const double wy = std::min<double>(y + 1, y1) - std::max<double>(y, y0);
+        for (int x = static_cast<int>(x0); x < w && x < x1; ++x) {
+          const double wgt = wy * (std::min<double>(x + 1, x1) - std::max<double>(x, x0));
+          const uint8_t* p = px + static_cast<size_t>(y) * stride + static_cast<size_t>(x) * ch;
+          for (int c = 0; c < 3; ++c) sum[c] += wgt * p[c];
+        }
+      }
+      for (int c = 0; c < 3; ++c) {
+        out[(static_cast<size_t>(oy) * ow + ox) * 3 + c] = static_cast<uint8_t>(std::lround(sum[c] / (sx * sy)));
+      }
+    }
+  }
+  return out;
+}
+
+TEST(ScreenshotStreaming, AreaDownscaleIsTheExactAreaAverage) {
+  struct Case {
+    int w, h, ch, ow, oh;
+  };
+  std::mt19937 rng(3);
+  for (const Case& c : {Case{400, 300, 4, 200, 150}, Case{300, 120, 4, 100, 40}, Case{1001, 333, 3, 640, 212},
+                        Case{333, 211, 4, 320, 180}, Case{7, 5, 3, 3, 2}, Case{100, 3, 4, 10, 1},
+                        Case{64, 48, 4, 64, 48}, Case{640, 360, 3, 1, 1}}) {
+    const size_t stride = static_cast<size_t>(c.w) * c.ch + 12;  // padded rows
+    std::vector<uint8_t> px(stride * c.h);
+    for (auto& b : px) b = static_cast<uint8_t>(rng());
+    const auto got = detail::areaDownscale(px.data(), c.w, c.h, stride, c.ch, c.ow, c.oh);
+    const auto want = referenceArea(px.data(), c.w, c.h, stride, c.ch, c.ow, c.oh);
+    ASSERT_EQ(got.size(), want.size());
+    int worst = 0;
+    size_t off = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      const int d = std::abs(int(got[i]) - int(want[i]));
+      worst = std::max(worst, d);
+      off += d != 0;
+    }
+    // Exact sums, rounded once: only a value within rounding error of .5 may land on the other side.
+    EXPECT_LE(worst, 1) << c.w << "x" << c.h << " -> " << c.ow << "x" << c.oh;
+    EXPECT_LE(off, got.size() / 1000 + 1) << c.w << "x" << c.h << " -> " << c.ow << "x" << c.oh;
+    if (c.w == c.ow && c.h == c.oh) {  // the same size: the B,G,R of the input, untouched
+      for (int y = 0; y < c.h; ++y)
+        for (int x = 0; x < c.w; ++x)
+          for (int k = 0; k < 3; ++k)
+            ASSERT_EQ(got[(static_cast<size_t>(y) * c.w + x) * 3 + k], px[y * stride + x * c.ch + k]);
+    }
+  }
+}
+
+TEST(ScreenshotStreaming, BandByBandGivesTheSameShotAsTheWholePicture) {
+  const platform::Rect g{0, 0, 1000, 700};
+  const int stride = g.width * 4 + 32;
+  const auto whole = wholeImage(g, detailedPixels(g.width, g.height, stride, 1), stride);
+  const std::vector<platform::WindowRect> windows{{"vault", {310, 90, 200, 301}, "", ""},
+                                                  {"vault", {-50, 640, 120, 200}, "", ""}};
+  struct Variant {
+    const char* name;
+    ShotOptions o;
+  };
+  std::vector<Variant> variants;
+  auto add = [&](const char* name, auto&& change) {
+    ShotOptions o;
+    o.thumbnail_width = 320;
+    change(o);
+    variants.push_back({name, o});
+  };
+  add("full size", [](ShotOptions&) {});
+  add("fractional downscale", [](ShotOptions& o) { o.max_width = 640; });
+  add("halved", [](ShotOptions& o) { o.max_width = 500; });
+  add("redacted", [](ShotOptions& o) { o.excluded_apps = {"vault"}; });
+  add("redacted and downscaled", [](ShotOptions& o) {
+    o.excluded_apps = {"vault"};
+    o.max_width = 777;
+  });
+  add("blurred", [](ShotOptions& o) { o.blur = true; });
+  add("blurred and downscaled", [](ShotOptions& o) {
+    o.blur = true;
+    o.max_width = 640;
+  });
+  add("webp", [](ShotOptions& o) {
+    o.format = "webp";
+    o.excluded_apps = {"vault"};
+  });
+  for (const Variant& v : variants) {
+    auto want = processMonitor(whole, windows, v.o);
+    ASSERT_TRUE(want) << v.name << ": " << want.error().message;
+    for (int band : {1, 13, 64, 699, 700}) {
+      auto log = std::make_shared<BandLog>();
+      auto got = processMonitor(streamedImage(whole, band, log), windows, v.o);
+      ASSERT_TRUE(got) << v.name << ", bands of " << band << ": " << got.error().message;
+      EXPECT_EQ(got->width, want->width) << v.name;
+      EXPECT_EQ(got->height, want->height) << v.name;
+      EXPECT_EQ(got->sha256_hex, want->sha256_hex) << v.name << ", bands of " << band;
+      EXPECT_EQ(got->encoded, want->encoded) << v.name << ", bands of " << band;
+      EXPECT_EQ(got->phash, want->phash) << v.name << ", bands of " << band;
+      EXPECT_EQ(got->thumbnail, want->thumbnail) << v.name << ", bands of " << band;
+      EXPECT_EQ(got->redacted_windows, want->redacted_windows);
+      EXPECT_TRUE(log->misuse.empty()) << v.name << ": " << log->misuse;
+    }
+  }
+}
+
+TEST(ScreenshotStreaming, TheMonitorIsReadOnceTopToBottomInBandsItAllows) {
+  const platform::Rect g{0, 0, 300, 250};
+  const auto whole = wholeImage(g, detailedPixels(g.width, g.height, g.width * 4, 2), g.width * 4);
+  for (int band : {1, 64, 100, 249, 250, 1000}) {
+    auto log = std::make_shared<BandLog>();
+    ShotOptions o;
+    o.max_width = 200;
+    o.blur = true;
+    ASSERT_TRUE(processMonitor(streamedImage(whole, band, log), {}, o));
+    EXPECT_TRUE(log->misuse.empty()) << log->misuse;
+    int next = 0;
+    for (const auto& [y, count] : log->calls) {
+      EXPECT_EQ(y, next) << "bands of " << band;
+      EXPECT_EQ(count, std::min(band, g.height - y)) << "bands of " << band;
+      next = y + count;
+    }
+    EXPECT_EQ(next, g.height);
+  }
+}
+
+TEST(ScreenshotStreaming, AWindowAcrossBandBoundariesIsBlackEverywhere) {
+  // White everywhere, so any pixel of a window that escaped redaction shows. Bands of 64 rows: one window spans
+  // four bands, one is two rows straddling a seam, one starts and ends exactly on seams.
+  const platform::Rect g{100, 0, 800, 600};
+  auto buf = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(g.width) * g.height * 4, 255);
+  const auto whole = wholeImage(g, buf, g.width * 4);
+  const std::vector<platform::WindowRect> windows{{"vault", {200, 100, 300, 200}, "", ""},  // rows 100..299
+                                                  {"vault", {600, 127, 250, 2}, "", ""},    // rows 127..128
+                                                  {"vault", {150, 192, 40, 128}, "", ""}};  // rows 192..319
+  for (int max_width : {800, 500}) {
+    ShotOptions o;
+    o.excluded_apps = {"vault"};
+    o.quality = 100;
+    o.max_width = max_width;
+    o.thumbnail_width = 320;
+    auto log = std::make_shared<BandLog>();
+    auto shot = processMonitor(streamedImage(whole, 64, log), windows, o);
+    ASSERT_TRUE(shot) << shot.error().message;
+    EXPECT_EQ(shot->redacted_windows, 3);
+    const Decoded img = decodeJpeg(shot->encoded);
+    ASSERT_EQ(img.width, shot->width);
+    const double s = double(shot->width) / g.width;
+    for (const auto& w : windows) {
+      // Every output pixel whose source area touches the window's part on this monitor.
+      const int x0 = std::max(0, w.geometry.x - g.x), x1 = std::min(g.width, w.geometry.x - g.x + w.geometry.width);
+      const int y0 = w.geometry.y, y1 = w.geometry.y + w.geometry.height;
+      const int ox0 = static_cast<int>(std::floor(x0 * s)), ox1 = static_cast<int>(std::ceil(x1 * s));
+      const int oy0 = static_cast<int>(std::floor(y0 * s)), oy1 = static_cast<int>(std::ceil(y1 * s));
+      int brightest = 0;
+      for (int y = oy0; y < oy1; ++y)
+        for (int x = ox0; x < ox1; ++x) brightest = std::max(brightest, img.level(x, y));
+      EXPECT_LT(brightest, 20) << "window at y " << y0 << ".." << y1 - 1 << ", max_width " << max_width;
+      EXPECT_GT(img.level(ox0, std::max(0, oy0 - 3)), 235) << "above the window is untouched";
+    }
+    // The thumbnail is made from the redacted rows too.
+    const Decoded thumb = decodeJpeg(shot->thumbnail);
+    ASSERT_EQ(thumb.width, 320);
+    const double ts = 320.0 / g.width;
+    EXPECT_LT(thumb.level(static_cast<int>(350 * ts), static_cast<int>(200 * ts)), 20);
+    EXPECT_GT(thumb.level(static_cast<int>(700 * ts), static_cast<int>(500 * ts)), 235);
+  }
+}
+
+TEST(ScreenshotStreaming, BlurIsTheSameUpsideDown) {
+  // Grey, bright bands along the top and bottom edges (16 rows: about one sigma, so the blurred picture still
+  // changes steeply at the edges), dark in between, the picture its own mirror image: the blur (area-averaged by 6
+  // here, blurred, scaled back up) must keep it so, edge rows included.
+  const platform::Rect g{0, 0, 1536, 768};
+  auto buf = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(g.width) * g.height * 4, 0);
+  for (int y = 0; y < g.height; ++y) {
+    const int d = std::min(y, g.height - 1 - y);  // distance from the nearer edge
+    const auto v = static_cast<uint8_t>(d < 16 ? 240 : 80);
+    for (int x = 0; x < g.width; ++x) std::memset(buf->data() + (static_cast<size_t>(y) * g.width + x) * 4, v, 3);
+  }
+  ShotOptions o;
+  o.blur = true;
+  o.quality = 100;
+  auto log = std::make_shared<BandLog>();
+  auto shot = processMonitor(streamedImage(wholeImage(g, buf, g.width * 4), 64, log), {}, o);
+  ASSERT_TRUE(shot) << shot.error().message;
+  const Decoded img = decodeJpeg(shot->encoded);
+  ASSERT_EQ(img.height, g.height);
+  int worst = 0;
+  for (int y = 0; y < g.height / 2; ++y)
+    worst = std::max(worst, std::abs(img.level(700, y) - img.level(700, g.height - 1 - y)));
+  EXPECT_LE(worst, 1);
+  EXPECT_LT(img.level(700, 384), img.level(700, 0) - 50) << "blurred, not flattened";
+  EXPECT_GT(img.level(700, 0), 160);
+}
+
+TEST(ScreenshotStreaming, ABandThatCannotBeReadFailsTheShot) {
+  const platform::Rect g{0, 0, 400, 300};
+  const auto whole = wholeImage(g, detailedPixels(g.width, g.height, g.width * 4, 4), g.width * 4);
+  for (const char* format : {"jpeg", "webp"}) {
+    ShotOptions o;
+    o.format = format;
+    auto log = std::make_shared<BandLog>();
+    auto shot = processMonitor(streamedImage(whole, 64, log, /*fail_from=*/150), {}, o);
+    ASSERT_FALSE(shot);
+    EXPECT_EQ(shot.error().code, Errc::kUnavailable);
+    EXPECT_NE(shot.error().message.find("the X server went away"), std::string::npos) << shot.error().message;
+    EXPECT_NE(shot.error().message.find("DP-1"), std::string::npos) << shot.error().message;
+  }
+}
+
+TEST(ScreenshotStreaming, AnImageWithNeitherPixelsNorAReaderIsRejected) {
+  platform::MonitorImage img;
+  img.monitor_name = "DP-1";
+  img.geometry = {0, 0, 64, 32};
+  img.stride = 64 * 4;
+  auto none = processMonitor(img, {}, {});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Errc::kInvalidInput);
+  img.rows = [](int32_t, int32_t) -> Result<const uint8_t*> { return fail(Errc::kInternal, "never called"); };
+  img.band_rows = 0;  // a reader that allows no rows
+  auto zero = processMonitor(img, {}, {});
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().code, Errc::kInvalidInput);
+}
+
+}  // namespace
+
+// The taker with a screen read band by band spools exactly what it spools for the whole picture.
+TEST_F(ScreenshotTakerTest, MonitorsReadBandByBandAreSpooledLikeWholeOnes) {
+  const platform::Rect g{0, 0, 800, 600};
+  const auto whole = wholeImage(g, detailedPixels(g.width, g.height, g.width * 4, 5), g.width * 4);
+  capturer_.windows = {platform::WindowRect{"KeePassXC", {100, 100, 200, 150}, "keepassxc", ""}};
+  config_.excluded_apps = {"keepassxc"};
+  auto log = std::make_shared<BandLog>();
+  capturer_.show({streamedImage(whole, 48, log)});
+  ShotOptions o;
+  o.max_width = config_.max_width;
+  o.excluded_apps = config_.excluded_apps;
+  o.thumbnail_width = ScreenshotTaker::kThumbnailWidth;
+  auto want = processMonitor(whole, capturer_.windows, o);
+  ASSERT_TRUE(want) << want.error().message;
+  taker();
+  untilNextMoment();
+  ASSERT_EQ(sink_.records.size(), 1u);
+  const api::Record& r = sink_.records[0];
+  EXPECT_EQ(r.data.at("sha256"), want->sha256_hex);
+  EXPECT_EQ(r.data.at("redacted_windows"), 1);
+  EXPECT_EQ(readFile(spool_ / (r.id + ".jpg")), std::string(want->encoded.begin(), want->encoded.end()));
+  EXPECT_TRUE(log->misuse.empty()) << log->misuse;
+  EXPECT_FALSE(log->calls.empty());
 }
 
 }  // namespace wm::agent
