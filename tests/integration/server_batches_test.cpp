@@ -1,6 +1,9 @@
 // Batch ingest through the real HTTP server: idempotence, revisions, rejections, limits, RLS isolation.
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "../../server/http/src/record_mapping.h"  // the server's own upsert statements (private to it)
 #include "server_test_env.h"
 #include "workmonitor/server/http/crypto.h"
 #include "workmonitor/server/http/gzip.h"
@@ -9,6 +12,52 @@ namespace wm::test {
 namespace {
 
 using nlohmann::json;
+
+// The server writes the set statements' JSON itself (setRows, appendJsonString): whatever bytes a record's
+// strings hold — quotes, control characters, broken or overlong UTF-8 — the result is JSON that parses back,
+// and valid UTF-8 comes back unchanged.
+TEST(IngestJson, HandWrittenStringsAlwaysParseBackAndKeepValidText) {
+  const std::vector<std::string> hostile = {"",
+                                            "plain",
+                                            "quote\" and \\ backslash",
+                                            std::string("nul\0inside", 10),
+                                            "\x01\x1f\x7f\b\f\n\r\t",
+                                            "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                                            "\xc0\x80",
+                                            "\xe0\x80\x80",
+                                            "\xed\xa0\x80",
+                                            "\xf4\x90\x80\x80",
+                                            "\xe2\x82",
+                                            "\xe2\x82"
+                                            "A",
+                                            "\x80",
+                                            "\xff\xfe",
+                                            "\xf0\x9f\x98",
+                                            "</script>\u2028"};
+  std::mt19937 rng(7);
+  std::vector<std::string> cases = hostile;
+  for (int i = 0; i < 2000; ++i) {
+    std::string r(rng() % 24, '\0');
+    for (char& c : r) c = static_cast<char>(rng() % 256);
+    cases.push_back(r);
+  }
+  for (const std::string& s : cases) {
+    std::string out;
+    server::http::appendJsonString(out, s);
+    const json back = json::parse(out, nullptr, false);
+    ASSERT_TRUE(back.is_string()) << "not JSON for input of " << s.size() << " bytes: " << out;
+    // Valid UTF-8 (nlohmann's strict dump accepts it) must come back byte for byte.
+    bool valid = true;
+    try {
+      (void)json(s).dump();
+    } catch (const json::type_error&) {
+      valid = false;
+    }
+    if (valid) {
+      EXPECT_EQ(back.get<std::string>(), s);
+    }
+  }
+}
 
 class ServerBatchTest : public ServerTest {
  protected:
@@ -105,6 +154,79 @@ TEST_F(ServerBatchTest, ARecordTheDatabaseRefusesIsRejectedAlone) {
   EXPECT_EQ(scalar("select app_name from public.app_usage where id = '" + hostile["id"].get<std::string>() + "'"),
             "theirs");
   EXPECT_EQ(scalar("select count(*) from agent.record_revisions"), "2");
+}
+
+// Records that refer to a time entry (an idle period's entry_id, a screenshot's time_entry_id) listed before
+// that entry in one batch: the entry is stored first, so the references are kept rather than stored as NULL
+// — on the set-based path and on the per-record path a refused record sends the batch down.
+TEST_F(ServerBatchTest, ReferencesToATimeEntryInTheSameBatchHoldWhateverTheOrder) {
+  const std::string at = token("alice@a.test");
+  for (const bool with_refused_record : {false, true}) {
+    SCOPED_TRACE(with_refused_record ? "per-record path" : "set path");
+    const long long t = nowMs() - 60000;
+    json entry = makeRecord("time_entry", t, t + 1000, {{"note", "n"}});
+    const std::string entry_id = entry["id"].get<std::string>();
+    json idle = makeRecord("idle_period", t + 10, t + 20, {{"decision", "keep"}, {"entry_id", entry_id}});
+    json shot = makeRecord("screenshot", t + 30, t + 30, {{"width", 10}, {"height", 10}, {"time_entry_id", entry_id}});
+    json recs = json::array({idle, shot, entry});
+    if (with_refused_record) {
+      json hostile = makeRecord("app_usage", t, t + 1, {{"app", "takeover"}});
+      auto c = connect();
+      ASSERT_TRUE(
+          c.query("insert into public.app_usage (id, company_id, user_id, started_at, app_name) "
+                  "values ($1::uuid, $2::uuid, $3::uuid, now(), 'theirs')",
+                  {hostile["id"].get<std::string>(), company_b_, admin_b_}));
+      recs.insert(recs.begin(), hostile);
+    }
+    auto r = postBatch(at, recs);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto got = statuses(r);
+    EXPECT_EQ(got.at(entry_id), "stored");
+    EXPECT_EQ(got.at(idle["id"].get<std::string>()), "stored");
+    EXPECT_EQ(got.at(shot["id"].get<std::string>()), "stored");
+    EXPECT_EQ(
+        scalar("select time_entry_id from public.idle_periods where id = '" + idle["id"].get<std::string>() + "'"),
+        entry_id);
+    EXPECT_EQ(scalar("select time_entry_id from public.screenshots where id = '" + shot["id"].get<std::string>() + "'"),
+              entry_id);
+  }
+}
+
+// A reference (an idle period's time entry, a screenshot's, a time entry's project) is looked up under RLS for
+// every record of a batch. With the id cast from text inside the lookup, the policy made it a sequential scan
+// of the user's rows (a cast from text is not leakproof); read from the JSON as a uuid, it is the primary key.
+TEST_F(ServerBatchTest, ReferenceLookupsInTheSetStatementUseThePrimaryKey) {
+  auto super = connect();
+  ASSERT_TRUE(super.query(
+      "insert into public.time_entries (company_id, user_id, started_at, ended_at, duration_ms, source) "
+      "select $1::uuid, $2::uuid, now() - g * interval '1 min', now() - g * interval '1 min' + interval '30 s', "
+      "30000, 'timer' from generate_series(1, 3000) g",
+      {company_a_, user_a_}));
+  ASSERT_TRUE(super.exec("analyze public.time_entries"));
+  const long long t = nowMs() - 60000;
+  const std::string entry_id = scalar("select id from public.time_entries limit 1");
+  struct Case {
+    std::string kind;
+    json data;
+  };
+  for (const Case& c : {Case{"idle_period", {{"decision", "keep"}, {"entry_id", entry_id}}},
+                        Case{"screenshot", {{"width", 10}, {"height", 10}, {"time_entry_id", entry_id}}}}) {
+    SCOPED_TRACE(c.kind);
+    auto rec = api::recordFromJson(makeRecord(c.kind, t, t + 1000, c.data));
+    ASSERT_TRUE(rec) << rec.error().message;
+    auto mapped = server::http::mapRecord(*rec, nowMs());
+    ASSERT_TRUE(mapped) << mapped.error().message;
+    const std::string rows = server::http::setRows(*mapped->kind, {&*mapped});
+    auto app = connect("workmonitor_app");
+    ASSERT_TRUE(app.exec("begin"));
+    ASSERT_TRUE(app.query("select set_config('request.jwt.claim.sub', $1, true)", {user_a_}));
+    auto plan = app.query("explain " + mapped->kind->set_sql, {rows, company_a_, user_a_, std::nullopt, c.kind});
+    ASSERT_TRUE(plan) << plan.error().message;
+    std::string text;
+    for (int i = 0; i < plan->rows(); ++i) text += std::string(plan->value(i, 0)) + "\n";
+    EXPECT_EQ(text.find("Seq Scan on time_entries"), std::string::npos) << text;
+    EXPECT_NE(text.find("Index Scan using time_entries_pkey"), std::string::npos) << text;
+  }
 }
 
 TEST_F(ServerBatchTest, EveryKindLandsInItsTable) {

@@ -74,6 +74,9 @@ Result<void> upsertSets(PooledConnection& c, std::vector<Item>& items, const std
     }
     g->records.push_back(&*it.mapped);
   }
+  // Time entries before the kinds that refer to them (KindSql::rank); otherwise in the batch's order.
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const Group& a, const Group& b) { return a.kind->rank < b.kind->rank; });
   std::vector<db::Connection::PreparedCall> calls;
   for (auto& g : groups) {
     g.params[0] = setRows(*g.kind, g.records);
@@ -166,10 +169,15 @@ Reply Service::batches(const HttpRequest& req) {
         continue;  // one record failed: redo with a savepoint per record (the lease's release rolls back)
       }
     } else {
-      // The database rejected something: each record on its own behind a savepoint, in batch order, so only
-      // the offending records are rejected.
-      for (auto& it : items) {
-        if (!it.mapped) continue;
+      // The database rejected something: each record on its own behind a savepoint, in batch order (time
+      // entries first, as above), so only the offending records are rejected.
+      std::vector<Item*> order;
+      for (auto& it : items)
+        if (it.mapped) order.push_back(&it);
+      std::stable_sort(order.begin(), order.end(),
+                       [](const Item* a, const Item* b) { return a->mapped->kind->rank < b->mapped->kind->rank; });
+      for (Item* item : order) {
+        Item& it = *item;
         auto& p = it.mapped->params;
         p[1] = caller->claims.company_id, p[2] = caller->claims.sub, p[5] = dev;
         if (auto s = c.conn.exec("savepoint rec"); !s) return std::unexpected(dbError(s.error(), "batches"));
@@ -190,20 +198,39 @@ Reply Service::batches(const HttpRequest& req) {
     break;
   }
 
-  nlohmann::json results = nlohmann::json::array();
+  // {"results": [{"id", "revision", "status", "reason"?}, ...]}, written directly: a json value per record
+  // costs more than the rest of the reply.
+  std::string text;
+  text.reserve(32 + items.size() * 80);
+  text += "{\"results\":[";
   long long stored = 0, duplicate = 0, rejected = 0;
   for (const auto& it : items) {
-    nlohmann::json r{{"id", it.id}, {"revision", it.revision}, {"status", it.status}};
-    if (it.status == "rejected") r["reason"] = it.reason;
+    if (&it != &items.front()) text += ',';
+    text += "{\"id\":";
+    appendJsonString(text, it.id);
+    text += ",\"revision\":";
+    text += std::to_string(it.revision);
+    text += ",\"status\":";
+    appendJsonString(text, it.status);
+    if (it.status == "rejected") {
+      text += ",\"reason\":";
+      appendJsonString(text, it.reason);
+    }
+    text += '}';
     stored += it.status == "stored";
     duplicate += it.status == "duplicate";
     rejected += it.status == "rejected";
-    results.push_back(std::move(r));
   }
+  text += "]}";
   metrics_.recordsStored(stored);
   metrics_.recordsDuplicate(duplicate);
   metrics_.recordsRejected(rejected);
-  return jsonResponse(200, {{"results", results}});
+  HttpResponse res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.set(bhttp::field::cache_control, "no-store");
+  res.body() = std::move(text);
+  res.prepare_payload();
+  return res;
 }
 
 }  // namespace wm::server::http

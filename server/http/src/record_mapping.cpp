@@ -1,6 +1,8 @@
 #include "record_mapping.h"
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <regex>
@@ -36,8 +38,20 @@ std::string upsertOne(const std::string& table, const std::string& cols, const s
 // duplicates. The caller sends each id at most once (ON CONFLICT cannot touch a row twice).
 std::string upsertSet(const std::string& table, const std::string& cols, const std::string& exprs,
                       const std::string& on_conflict, int params) {
+  // A parameter used only as `$N::uuid` is read from the JSON as a uuid. That is not only the cast done once:
+  // a reference looked up under RLS (`where t.id = $7::uuid`, the idle period's time entry) can use the
+  // primary key only if its condition is leakproof, and a cast from text (uuid_in) is not, so with a text
+  // column every lookup was a sequential scan of the user's rows behind the policy filter.
   std::string rowtype = "p1 text, p5 text";
-  for (int i = 7; i <= params; ++i) rowtype += ", p" + std::to_string(i) + " text";
+  static const std::regex kUse(R"(\$([0-9]+)(::[a-z]+)?)");
+  for (int i = 7; i <= params; ++i) {
+    bool uuid_only = false, other = false;
+    for (std::sregex_iterator m(exprs.begin(), exprs.end(), kUse), end; m != end; ++m) {
+      if (std::stoi((*m)[1].str()) != i) continue;
+      ((*m)[2].str() == "::uuid" ? uuid_only : other) = true;
+    }
+    rowtype += ", p" + std::to_string(i) + (uuid_only && !other ? " uuid" : " text");
+  }
   // Renumber the single-record expressions: per-record parameters become inp.pN, shared ones stay $N.
   std::string mapped;
   static const std::regex kParam(R"(\$([0-9]+))");
@@ -64,7 +78,7 @@ std::string upsertSet(const std::string& table, const std::string& cols, const s
          " from inp join r on r.record_id = inp.p1::uuid " + on_conflict + ") select record_id::text from r";
 }
 
-KindSql upsert(const char* table, const char* cols, const char* exprs, const char* on_conflict) {
+KindSql upsert(const char* table, const char* cols, const char* exprs, const char* on_conflict, int rank = 1) {
   const std::string kind = table;
   int params = 6;
   static const std::regex kParam(R"(\$([0-9]+))");
@@ -72,8 +86,9 @@ KindSql upsert(const char* table, const char* cols, const char* exprs, const cha
   for (std::sregex_iterator m(e.begin(), e.end(), kParam), end; m != end; ++m) {
     params = std::max(params, std::stoi((*m)[1].str()));
   }
-  return KindSql{"wm_up_" + kind, upsertOne(table, cols, exprs, on_conflict), "wm_set_" + kind,
-                 upsertSet(table, cols, exprs, on_conflict, params), params};
+  return KindSql{"wm_up_" + kind,  upsertOne(table, cols, exprs, on_conflict),
+                 "wm_set_" + kind, upsertSet(table, cols, exprs, on_conflict, params),
+                 params,           rank};
 }
 
 #define WM_TS(n) "'epoch'::timestamptz + $" #n "::bigint * interval '1 millisecond'"
@@ -86,7 +101,8 @@ const KindSql kTimeEntry =
                9) ", " WM_TS_OPT(10) ", $11::bigint, $12, $13",
            "on conflict (id) do update set project_id = excluded.project_id, task_id = excluded.task_id, "
            "started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, "
-           "source = excluded.source, note = excluded.note, updated_at = now()");
+           "source = excluded.source, note = excluded.note, updated_at = now()",
+           0);  // idle periods and screenshots refer to time entries
 const KindSql kIdle = upsert(
     "idle_periods", "time_entry_id, started_at, ended_at, duration_ms, decision, decided_at",
     "(select t.id from public.time_entries t where t.id = $7::uuid and t.user_id = $3::uuid), " WM_TS(8) ", " WM_TS_OPT(
@@ -192,11 +208,20 @@ struct Reader {
     if (!it->is_boolean()) fail(std::string(key) + " must be true or false");
     return it->is_boolean() && it->get<bool>() ? "true" : "false";
   }
-  /// The data object without the keys that have their own columns.
+  /// The data object without the keys that have their own columns: what dump() of a copy without them
+  /// writes, without the copy.
   std::string details(std::initializer_list<const char*> columns) {
-    json rest = data;
-    for (const char* c : columns) rest.erase(c);
-    return rest.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string out = "{";
+    for (auto it = data.begin(); it != data.end(); ++it) {
+      if (std::find_if(columns.begin(), columns.end(), [&](const char* c) { return it.key() == c; }) != columns.end())
+        continue;
+      if (out.size() > 1) out += ',';
+      appendJsonString(out, it.key());
+      out += ':';
+      out += it.value().dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+    out += '}';
+    return out;
   }
   void fail(std::string message) {
     if (error.empty()) error = "data." + std::move(message);
@@ -205,21 +230,131 @@ struct Reader {
 
 db::Param opt(const std::optional<long long>& v) { return v ? db::Param(std::to_string(*v)) : db::Param(); }
 
+// At least data.dump().size(), without serialising: a string's byte takes at most 6 characters (\u00XX), a
+// number at most 26. Most records are far below the limit, so the exact size is rarely needed.
+size_t dumpBound(const json& j) {
+  switch (j.type()) {
+    case json::value_t::object: {
+      size_t n = 2;
+      for (auto it = j.begin(); it != j.end(); ++it) n += 6 * it.key().size() + 4 + dumpBound(it.value());
+      return n;
+    }
+    case json::value_t::array: {
+      size_t n = 2;
+      for (const auto& v : j) n += dumpBound(v) + 1;
+      return n;
+    }
+    case json::value_t::string:
+      return 6 * j.get_ref<const std::string&>().size() + 2;
+    case json::value_t::binary:
+      return SIZE_MAX / 2;  // never the case for parsed JSON: measured exactly
+    default:
+      return 32;  // null, booleans, numbers
+  }
+}
+
+// The length of a valid UTF-8 sequence starting at s[i], or 0.
+size_t utf8Length(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  const size_t left = s.size() - i;
+  auto cont = [&](size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) return left >= 2 && cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (left < 3 || !cont(i + 1) || !cont(i + 2)) return 0;
+    if (c == 0xE0 && b(i + 1) < 0xA0) return 0;  // overlong
+    if (c == 0xED && b(i + 1) > 0x9F) return 0;  // surrogates
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (left < 4 || !cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    if (c == 0xF0 && b(i + 1) < 0x90) return 0;  // overlong
+    if (c == 0xF4 && b(i + 1) > 0x8F) return 0;  // beyond U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
 }  // namespace
 
+void appendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const size_t n = utf8Length(s, i);
+      if (n == 0) {
+        out += "\xef\xbf\xbd";  // U+FFFD, as nlohmann's replace handler writes it (unescaped)
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  out += '"';
+}
+
 std::string setRows(const KindSql& kind, const std::vector<const MappedRecord*>& records) {
-  json rows = json::array();
+  // Written directly (no json value per record): this runs for every record of every batch.
+  std::string out;
+  out.reserve(records.size() * 320);
+  out += '[';
   for (const MappedRecord* m : records) {
     const auto& p = m->params;
-    json row = json::object();
-    row["p1"] = p[0].value_or("");
-    row["p5"] = p[4].value_or("0");
+    if (out.size() > 1) out += ',';
+    out += "{\"p1\":";
+    appendJsonString(out, p[0] ? *p[0] : std::string());
+    out += ",\"p5\":";
+    appendJsonString(out, p[4] ? *p[4] : std::string("0"));
     for (int n = 7; n <= kind.params && n <= static_cast<int>(p.size()); ++n) {
-      row["p" + std::to_string(n)] = p[n - 1] ? json(*p[n - 1]) : json(nullptr);
+      out += ",\"p";
+      out += std::to_string(n);
+      out += "\":";
+      if (p[n - 1]) {
+        appendJsonString(out, *p[n - 1]);
+      } else {
+        out += "null";
+      }
     }
-    rows.push_back(std::move(row));
+    out += '}';
   }
-  return rows.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += ']';
+  return out;
 }
 
 Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
@@ -229,7 +364,9 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
   if (r.end_ms && *r.end_ms - r.start_ms > kMaxSpanMs) return fail(Errc::kInvalidInput, "span longer than 31 days");
   if (r.duration_ms > kMaxSpanMs) return fail(Errc::kInvalidInput, "duration_ms longer than 31 days");
   if (r.revision > (1LL << 53)) return fail(Errc::kInvalidInput, "revision out of range");
-  if (r.data.dump().size() > kMaxDataBytes) return fail(Errc::kInvalidInput, "data larger than 16 KiB");
+  if (dumpBound(r.data) > kMaxDataBytes &&
+      r.data.dump(-1, ' ', false, json::error_handler_t::replace).size() > kMaxDataBytes)
+    return fail(Errc::kInvalidInput, "data larger than 16 KiB");
 
   MappedRecord m;
   m.params = {r.id,        std::nullopt, std::nullopt, std::string(api::kindName(r.kind)), std::to_string(r.revision),
