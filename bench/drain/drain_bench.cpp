@@ -1,7 +1,8 @@
 // Drain: 100,000 mixed records queued in a real agent outbox (sync::Outbox, real durability settings) are
-// uploaded by the agent's real uploader (sync::SyncEngine over the libcurl transport, gzip batches of its
-// default 500 records) to workmonitor-server's HTTP API on 127.0.0.1 (in-process, the `serve` defaults: 4
-// threads, pool 8, runtime role with RLS) until the outbox reports 0 pending. Baseline in the same run: the
+// uploaded by the agent's real uploader (sync::SyncEngine over the libcurl transport with its defaults: gzip
+// batches of 500 records, the next one prepared while others are on the wire, up to two on the wire when they
+// do not refer to each other) to workmonitor-server's HTTP API on 127.0.0.1 (in-process, the `serve`
+// defaults: 4 threads, pool 8, runtime role with RLS) until the outbox reports 0 pending. Baseline in the same run: the
 // same rows inserted directly with libpq multi-row INSERTs (500 rows per statement, ledger + kind table, one
 // transaction per 500 records, as the runtime role with the claims set so RLS applies) into an identical
 // database. Target: >= 20,000 records/s and a ratio >= 0.5.
@@ -71,7 +72,8 @@ long long count(server::db::Connection& c, const char* sql) { return must(c.quer
 }  // namespace
 
 int run() {
-  // WM_BENCH_SERVER_THREADS / WM_BENCH_POOL / WM_BENCH_BATCH only for experiments; the defaults are `serve`'s.
+  // WM_BENCH_SERVER_THREADS / WM_BENCH_POOL / WM_BENCH_BATCH / WM_BENCH_IN_FLIGHT / WM_BENCH_GZIP only for
+  // experiments; the defaults are `serve`'s and the agent's.
   const int threads = envInt("WM_BENCH_SERVER_THREADS", 4);
   const int pool = envInt("WM_BENCH_POOL", 8);
   bench::BenchStack stack(1, "Drain Bench Co");
@@ -119,6 +121,8 @@ int run() {
   MemoryCredentials creds;
   sync::SyncOptions so;  // defaults: 500 records / 2 MiB per batch
   if (const int b = envInt("WM_BENCH_BATCH", 0); b > 0) so.batch_max_records = static_cast<size_t>(b);
+  if (const int f = envInt("WM_BENCH_IN_FLIGHT", 0); f > 0) so.max_in_flight = static_cast<size_t>(f);
+  if (const int z = envInt("WM_BENCH_GZIP", 0); z > 0) so.batch_gzip_level = z;
   so.server_url = url;
   so.seed = 1;
   const size_t batch = so.batch_max_records;
@@ -160,7 +164,9 @@ int run() {
   const double ratio = rate / base_rate;
   std::printf("  drained through workmonitor-server (%d threads, pool %d): %.2f s, %lld acknowledged\n", threads, pool,
               drain_s, static_cast<long long>(st.uploaded));
-  std::printf("  batch size (agent)          %zu records, gzip JSON over HTTP/1.1 keep-alive\n", batch);
+  std::printf(
+      "  batch size (agent)          %zu records, gzip %d JSON over HTTP/1.1 keep-alive, up to %zu on the wire\n",
+      batch, so.batch_gzip_level, so.max_in_flight);
   std::printf("  agent -> server -> PG       %.0f records/s   (target >= %.0f)\n", rate, kTargetRate);
   std::printf("  direct libpq INSERT         %.0f records/s   (%zu rows per statement, runtime role, RLS on)\n",
               base_rate, kBaselineRows);

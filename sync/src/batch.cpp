@@ -6,6 +6,18 @@ namespace wm::sync {
 
 using nlohmann::json;
 
+std::vector<std::string> recordReferences(const api::Record& r) {
+  std::vector<std::string> out;
+  if (!r.data.is_object()) return out;
+  for (const char* key : {"entry_id", "time_entry_id", "same_as"}) {
+    auto it = r.data.find(key);
+    if (it != r.data.end() && it->is_string() && !it->get_ref<const std::string&>().empty() &&
+        it->get_ref<const std::string&>() != r.id)
+      out.push_back(it->get<std::string>());
+  }
+  return out;
+}
+
 Batch buildBatch(const std::vector<api::Record>& pending, size_t max_records, size_t max_bytes,
                  const std::string& batch_id, const BatchHeader& header) {
   Batch b;
@@ -29,6 +41,8 @@ Batch buildBatch(const std::vector<api::Record>& pending, size_t max_records, si
     if (!records.empty()) records += ',';
     records += one;
     b.records.emplace_back(r.id, r.revision);
+    if (r.kind == api::RecordKind::kScreenshot) b.screenshots.insert(r.id);
+    for (auto& ref : recordReferences(r)) b.references.insert(std::move(ref));
   }
   b.body = prefix + records + "]}";
   return b;

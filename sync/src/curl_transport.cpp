@@ -1,11 +1,14 @@
-// The libcurl HttpTransport. One easy handle, reused so that keep-alive connections and TLS sessions carry
-// over between batches; calls are serialised by a mutex (the uploader is the only caller in practice).
+// The libcurl HttpTransport. Easy handles are reused so that keep-alive connections and TLS sessions carry
+// over between batches; each call takes an idle handle (the most recently used first) and makes one only
+// when every handle is busy, so concurrent calls (the uploader's two batches on the wire) each have their own
+// connection and one caller at a time keeps reusing one.
 #include <curl/curl.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <mutex>
+#include <vector>
 
 #include "sync_log.h"
 #include "workmonitor/sync/gzip.h"
@@ -87,33 +90,68 @@ class CurlTransport final : public HttpTransport {
   explicit CurlTransport(TransportOptions o) : options_(std::move(o)) {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    handle_ = curl_easy_init();
   }
   ~CurlTransport() override {
-    if (handle_) curl_easy_cleanup(handle_);
+    for (CURL* h : idle_) curl_easy_cleanup(h);
   }
   CurlTransport(const CurlTransport&) = delete;
   CurlTransport& operator=(const CurlTransport&) = delete;
 
+  size_t concurrency() const override { return std::max<size_t>(1, options_.parallel_requests); }
+
   HttpResult send(const HttpRequest& req) override {
-    std::lock_guard lk(mu_);
     if (cancelled_) return std::unexpected(TransportError{NetError::kCancelled, "the transport was shut down"});
-    if (!handle_) return std::unexpected(TransportError{NetError::kOther, "libcurl could not be initialised"});
+    CURL* h = take();
+    if (!h) return std::unexpected(TransportError{NetError::kOther, "libcurl could not be initialised"});
+    HttpResult r = perform(h, req);
+    give(h);
+    return r;
+  }
+
+  void cancelAll() override { cancelled_ = true; }
+
+  std::string describe() const override {
+    const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
+    std::string s = std::string("libcurl ") + v->version;
+    if (v->ssl_version) s += std::string(" (") + v->ssl_version + ")";
+    if (options_.ca_bundle) s += ", CA bundle " + options_.ca_bundle->string();
+    return s;
+  }
+
+ private:
+  CURL* take() {
+    {
+      std::lock_guard lk(mu_);
+      if (!idle_.empty()) {
+        CURL* h = idle_.back();
+        idle_.pop_back();
+        return h;
+      }
+    }
+    return curl_easy_init();
+  }
+  void give(CURL* h) {
+    std::lock_guard lk(mu_);
+    idle_.push_back(h);
+  }
+
+  HttpResult perform(CURL* h, const HttpRequest& req) {
     if (!req.url.starts_with("https://") && !req.url.starts_with("http://"))
       return std::unexpected(
           TransportError{NetError::kInvalidUrl, "the server URL must start with https:// or http://"});
 
     std::string compressed;
     const std::string* body = &req.body;
-    if (req.gzip_body) {
+    if (req.gzip_body && !req.gzipped_body.empty()) {
+      body = &req.gzipped_body;
+    } else if (req.gzip_body) {
       auto gz = gzipCompress(req.body);
       if (!gz) return std::unexpected(TransportError{NetError::kOther, gz.error().message});
       compressed = std::move(*gz);
       body = &compressed;
     }
 
-    curl_easy_reset(handle_);
-    CURL* h = handle_;
+    curl_easy_reset(h);
     curl_slist* list = nullptr;
     for (const auto& [name, value] : req.headers) list = curl_slist_append(list, (name + ": " + value).c_str());
     if (req.gzip_body) list = curl_slist_append(list, "Content-Encoding: gzip");
@@ -169,21 +207,10 @@ class CurlTransport final : public HttpTransport {
     return resp;
   }
 
-  void cancelAll() override { cancelled_ = true; }
-
-  std::string describe() const override {
-    const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
-    std::string s = std::string("libcurl ") + v->version;
-    if (v->ssl_version) s += std::string(" (") + v->ssl_version + ")";
-    if (options_.ca_bundle) s += ", CA bundle " + options_.ca_bundle->string();
-    return s;
-  }
-
- private:
   TransportOptions options_;
   std::mutex mu_;
+  std::vector<CURL*> idle_;  // handles not in use, the most recently used last
   std::atomic<bool> cancelled_{false};
-  CURL* handle_ = nullptr;
 };
 
 }  // namespace

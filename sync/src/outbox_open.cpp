@@ -213,6 +213,17 @@ std::shared_ptr<spdlog::logger> outboxLogger() {
 
 }  // namespace detail
 
+Result<std::vector<api::Record>> Outbox::pendingExcept(size_t max, const std::unordered_set<std::string>& exclude) {
+  auto all = pending(max > SIZE_MAX - exclude.size() ? SIZE_MAX : max + exclude.size());
+  if (!all) return all;
+  std::vector<api::Record> out;
+  for (auto& r : *all) {
+    if (out.size() >= max) break;
+    if (!exclude.contains(r.id)) out.push_back(std::move(r));
+  }
+  return out;
+}
+
 Result<std::unique_ptr<Outbox>> Outbox::open(const OutboxOptions& options, const Clock& clock) {
   try {
     const fs::path& path = options.path;

@@ -232,12 +232,17 @@ Result<std::optional<std::string>> SqliteOutbox::getState(const std::string& key
   return value;
 }
 
-Result<std::vector<api::Record>> SqliteOutbox::pending(size_t max) {
+Result<std::vector<api::Record>> SqliteOutbox::pending(size_t max) { return pendingExcept(max, {}); }
+
+Result<std::vector<api::Record>> SqliteOutbox::pendingExcept(size_t max,
+                                                             const std::unordered_set<std::string>& exclude) {
   std::vector<api::Record> out;
   auto r = call(Op::kRead, [&]() -> Result<void> {
     std::vector<std::string> malformed;
-    pending_.bind(1, static_cast<int64_t>(std::min<size_t>(max, INT64_MAX)));
-    auto res = readRecords(pending_, out, &malformed);
+    // Each excluded id can take at most one of the rows read, so this many rows hold `max` others if there are.
+    const size_t rows = max > SIZE_MAX - exclude.size() ? SIZE_MAX : max + exclude.size();
+    pending_.bind(1, static_cast<int64_t>(std::min<size_t>(rows, INT64_MAX)));
+    auto res = readRecords(pending_, out, &malformed, exclude.empty() ? nullptr : &exclude, max);
     pending_.reset();
     // A row that cannot be read back can never be uploaded; leaving it pending would hand the uploader the
     // same unreadable row forever, so it is taken off the upload queue (it stays in the file).
@@ -415,11 +420,13 @@ Result<void> SqliteOutbox::upsert(const Row& row) {
   return {};
 }
 
-Result<void> SqliteOutbox::readRecords(Stmt& st, std::vector<api::Record>& out, std::vector<std::string>* malformed) {
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW) {
+Result<void> SqliteOutbox::readRecords(Stmt& st, std::vector<api::Record>& out, std::vector<std::string>* malformed,
+                                       const std::unordered_set<std::string>* skip, size_t limit) {
+  int rc = SQLITE_DONE;
+  while (out.size() < limit && (rc = st.step()) == SQLITE_ROW) {
     api::Record rec;
     rec.id = std::string(st.text(0));
+    if (skip && skip->contains(rec.id)) continue;
     auto kind = api::kindFromName(st.text(1));
     const std::string_view text = st.text(6);
     nlohmann::json data;
@@ -442,7 +449,8 @@ Result<void> SqliteOutbox::readRecords(Stmt& st, std::vector<api::Record>& out, 
     rec.data = std::move(data);
     out.push_back(std::move(rec));
   }
-  if (rc != SQLITE_DONE) {
+  // SQLITE_ROW: stopped at the limit with rows left.
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
     return fail(isCorruptionCode(rc) ? Errc::kCorrupt : Errc::kIo, "cannot read records: " + db_.lastError());
   }
   return {};

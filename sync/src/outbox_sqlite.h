@@ -81,6 +81,7 @@ class SqliteOutbox final : public Outbox {
   Result<void> setState(const std::string& key, const std::string& value) override;
   Result<std::optional<std::string>> getState(const std::string& key) override;
   Result<std::vector<api::Record>> pending(size_t max) override;
+  Result<std::vector<api::Record>> pendingExcept(size_t max, const std::unordered_set<std::string>& exclude) override;
   Result<void> markSent(const std::vector<std::pair<std::string, int64_t>>& acknowledged) override;
   Result<void> quarantine(const std::vector<QuarantineRequest>& rejected) override;
   Result<std::vector<QuarantinedRecord>> quarantined(size_t limit) override;
@@ -112,7 +113,9 @@ class SqliteOutbox final : public Outbox {
   void afterCommit();
   void abandonIfRolledBack(const Error& why);
   /// Steps `st` to the end, appending every readable record; ids of unreadable rows go to `malformed`.
-  Result<void> readRecords(Stmt& st, std::vector<api::Record>& out, std::vector<std::string>* malformed);
+  /// Rows whose id is in `skip` are stepped over without being decoded; stepping ends once `out` holds `limit`.
+  Result<void> readRecords(Stmt& st, std::vector<api::Record>& out, std::vector<std::string>* malformed,
+                           const std::unordered_set<std::string>* skip = nullptr, size_t limit = SIZE_MAX);
   Result<void> storeIncident(const std::string& what, const nlohmann::json& detail);
   // Bounds (outbox_bounds.cpp).
   Result<int64_t> usedBytes();

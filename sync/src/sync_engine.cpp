@@ -3,12 +3,15 @@
 #include "workmonitor/sync/sync_engine.h"
 
 #include <algorithm>
+#include <deque>
 #include <fstream>
+#include <future>
 #include <random>
 #include <sstream>
 
 #include "json_fields.h"
 #include "sync_log.h"
+#include "workmonitor/sync/gzip.h"
 
 namespace wm::sync {
 
@@ -57,6 +60,43 @@ int64_t uuidV7Ms(const std::string& id) {
 uint64_t seedOf(uint64_t seed) {
   return seed ? seed : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
 }
+
+ApiError outboxError(const Error& e) { return ApiError{ApiErrc::kProtocol, 0, "outbox", e.message, {}}; }
+
+// The server's answer to a batch, written to the outbox: the acknowledged revisions are marked sent (a later
+// revision of the same record stays pending), the rejected ones quarantined.
+Result<void> settle(Outbox& outbox, const BatchOutcome& answer) {
+  if (!answer.acknowledged.empty()) {
+    if (auto m = outbox.markSent(answer.acknowledged); !m)
+      return fail(m.error().code, "cannot record the upload: " + m.error().message);
+  }
+  if (!answer.rejected.empty()) {
+    if (auto q = outbox.quarantine(answer.rejected); !q)
+      return fail(q.error().code, "cannot quarantine: " + q.error().message);
+  }
+  return {};
+}
+
+// The next batch: the oldest pending records but those in `exclude` (the batches on the wire), its JSON and
+// its gzip body. Nothing pending: nullopt.
+Result<std::optional<Batch>> prepareBatch(Outbox& outbox, const std::unordered_set<std::string>& exclude,
+                                          size_t max_records, size_t max_bytes, int gzip_level,
+                                          const std::string& batch_id, const BatchHeader& header) {
+  auto pending = outbox.pendingExcept(max_records, exclude);
+  if (!pending) return fail(pending.error().code, "cannot read the outbox: " + pending.error().message);
+  if (pending->empty()) return std::optional<Batch>();
+  Batch b = buildBatch(*pending, max_records, max_bytes, batch_id, header);
+  // Compressed here, not in the transport, so that it happens while the previous batch is on the wire.
+  // Should it fail, the transport compresses the body itself.
+  if (auto gz = gzipCompress(b.body, gzip_level)) b.gzipped = std::move(*gz);
+  return std::optional<Batch>(std::move(b));
+}
+
+// What a helper does while batches are on the wire (see uploadPending).
+struct Ahead {
+  Result<void> settled;                                        // the answers received so far, in the outbox
+  Result<std::optional<Batch>> next = std::optional<Batch>();  // the next batch, without the records on the wire
+};
 
 }  // namespace
 
@@ -166,7 +206,7 @@ void SyncEngine::logout(JobDone done) {
   std::lock_guard lk(mu_);
   jobs_.push_back([this, done = std::move(done)] {
     auth_.logout();
-    inflight_.reset();
+    resend_.reset();
     const std::string device = detail::stringField(account_, "device_id");
     account_ = json::object();
     if (!device.empty()) account_["device_id"] = device;  // the machine stays the same device
@@ -227,7 +267,7 @@ void SyncEngine::afterSignIn(const json& reply, const std::string& email) {
     detail::syncLogger()->error("cannot save the account: {}", r.error().message);
   detail::syncLogger()->info("signed in as {}", detail::stringField(account_, "email", "(device)"));
   // A new sign-in may be another user: nothing half-sent under the old one is reused, and everything is due.
-  inflight_.reset();
+  resend_.reset();
   backoff_.reset();
   next_attempt_ = clock_.mono();
   next_profile_ = clock_.mono();
@@ -361,16 +401,20 @@ void SyncEngine::onFailure(const ApiError& e) {
 ApiResult<ApiReply> SyncEngine::authedCall(HttpRequest req) {
   auto token = auth_.accessToken();
   if (!token) return std::unexpected(token.error());
-  const size_t auth_at = req.headers.size();
   req.headers.emplace_back("Authorization", "Bearer " + *token);
   auto reply = interpret(transport_.send(req), clock_.wall());
   if (reply || reply.error().kind != ApiErrc::kUnauthorized) return reply;
+  req.headers.pop_back();
+  return retryUnauthorized(std::move(req));
+}
+
+ApiResult<ApiReply> SyncEngine::retryUnauthorized(HttpRequest req) {
   // One refresh and one retry: an access token can be refused before its expiry (server key rotation, clock
   // skew); a second 401 is not fixed by refreshing again.
-  token = auth_.refreshAfterUnauthorized();
+  auto token = auth_.refreshAfterUnauthorized();
   if (!token) return std::unexpected(token.error());
-  req.headers[auth_at].second = "Bearer " + *token;
-  reply = interpret(transport_.send(req), clock_.wall());
+  req.headers.emplace_back("Authorization", "Bearer " + *token);
+  auto reply = interpret(transport_.send(req), clock_.wall());
   if (!reply && reply.error().kind == ApiErrc::kUnauthorized) {
     ApiError e = reply.error();
     e.kind = ApiErrc::kRetryLater;
@@ -415,90 +459,221 @@ ApiResult<void> SyncEngine::fetchProfile() {
   return {};
 }
 
+HttpRequest SyncEngine::batchRequest(const Batch& b, const std::string& device) const {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = joinUrl(options_.server_url, "/api/v1/agent/batches");
+  req.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}, {"Idempotency-Key", b.batch_id}};
+  if (!device.empty()) req.headers.emplace_back("X-Device-Id", device);
+  req.body = b.body;
+  req.gzip_body = true;
+  req.gzipped_body = b.gzipped;
+  return req;
+}
+
+// Batches leave in the outbox's order, and the agent's own work overlaps the waits:
+//  - while batches are on the wire, a helper writes the answers received so far to the outbox, then reads,
+//    builds and compresses the next batch from the records not on the wire;
+//  - up to `window` batches are on the wire at once (the transport's connections, options_.max_in_flight),
+//    but a batch goes alongside others only if none of its records refers to a record of theirs (an idle
+//    period to its time entry): the server would store such a reference as NULL if it came first. Otherwise
+//    it waits until they are answered. Answers are taken oldest first.
+// A record is marked sent only with the revision the server acknowledged, so a record changed while on the
+// wire stays pending with its new revision (and is never in the batch prepared meanwhile, which leaves out
+// the records on the wire). A batch prepared ahead is dropped (nothing of it was sent or marked; its records
+// are read again) whenever a batch on the wire fails, is too large or leaves records unanswered. A failed
+// batch is kept for an identical resend; batches already on the wire alongside it refer to nothing in it and
+// are answered normally.
 ApiResult<void> SyncEngine::uploadPending(bool* more) {
   *more = false;
   queue_drained_ = false;
-  for (int round = 0; round < kMaxBatchesPerRound; ++round) {
-    {
-      std::lock_guard lk(mu_);
-      if (stop_) return {};
+  const BatchHeader header{detail::stringField(account_, "device_id"), options_.agent_version};
+  const size_t max_bytes = options_.batch_max_bytes;
+  const int level = std::clamp(options_.batch_gzip_level, 1, 9);
+  const size_t window = std::max<size_t>(1, std::min(options_.max_in_flight, transport_.concurrency()));
+
+  struct Flight {
+    Batch batch;
+    std::string token;
+    std::future<HttpResult> result;
+  };
+  std::deque<Flight> flights;  // on the wire, oldest first
+  std::optional<Batch> ready;  // prepared, not sent yet
+  std::future<Ahead> ahead;    // the helper: answers to the outbox, then the next batch
+  BatchOutcome unsettled;      // answers not yet written to the outbox
+  std::optional<ApiError> failure;
+  bool stopping = false;  // nothing more goes on the wire this round
+  int launched = 0;
+
+  auto take = [&] { return std::exchange(unsettled, BatchOutcome{}); };
+  auto onTheWire = [&] {
+    std::unordered_set<std::string> ids;
+    for (const auto& f : flights)
+      for (const auto& r : f.batch.records) ids.insert(r.first);
+    return ids;
+  };
+  auto refersToTheWire = [&](const Batch& b) {
+    if (b.references.empty()) return false;
+    for (const auto& f : flights)
+      for (const auto& r : f.batch.records)
+        if (b.references.contains(r.first)) return true;
+    return false;
+  };
+  auto stop = [&](ApiError e) {
+    if (!failure) failure = std::move(e);
+    stopping = true;
+  };
+  // Waits for the helper; its batch is handed over only when `keep`.
+  auto join = [&](bool keep) -> std::optional<Batch> {
+    if (!ahead.valid()) return std::nullopt;
+    Ahead a = ahead.get();
+    if (!a.settled) {
+      stop(outboxError(a.settled.error()));
+      return std::nullopt;
     }
-    if (!inflight_) {
-      auto pending = outbox_.pending(limit_records_);
-      if (!pending)
-        return std::unexpected(
-            ApiError{ApiErrc::kProtocol, 0, "outbox", "cannot read the outbox: " + pending.error().message, {}});
-      if (pending->empty()) {
-        queue_drained_ = true;
-        return {};
+    if (!a.next) {
+      stop(outboxError(a.next.error()));
+      return std::nullopt;
+    }
+    return keep ? std::move(*a.next) : std::nullopt;
+  };
+  auto dropPrepared = [&] {
+    ready.reset();
+    (void)join(false);
+  };
+
+  for (;;) {
+    // Fill the window.
+    while (!stopping && flights.size() < window && launched < kMaxBatchesPerRound) {
+      {
+        std::lock_guard lk(mu_);
+        if (stop_) {
+          stopping = true;
+          break;
+        }
       }
-      inflight_ = buildBatch(*pending, limit_records_, options_.batch_max_bytes, ids_.next(),
-                             BatchHeader{detail::stringField(account_, "device_id"), options_.agent_version});
-      inflight_shots_.clear();
-      for (size_t i = 0; i < inflight_->records.size() && i < pending->size(); ++i)
-        if ((*pending)[i].kind == api::RecordKind::kScreenshot) inflight_shots_.insert((*pending)[i].id);
+      if (!ready && resend_)
+        ready = std::exchange(resend_, std::nullopt);  // a failed batch goes again first, as it was
+      if (!ready) ready = join(true);
+      if (stopping) break;
+      if (!ready) {
+        // Nothing prepared ahead (the first batch, or the prepared one was dropped): read now.
+        if (auto st = settle(outbox_, take()); !st) {
+          stop(outboxError(st.error()));
+          break;
+        }
+        auto b = prepareBatch(outbox_, onTheWire(), limit_records_, max_bytes, level, ids_.next(), header);
+        if (!b) {
+          stop(outboxError(b.error()));
+          break;
+        }
+        if (!*b) {
+          queue_drained_ = flights.empty();
+          break;
+        }
+        ready = std::move(**b);
+      }
+      if (!flights.empty() && refersToTheWire(*ready)) break;  // waits until what it refers to is answered
+      auto token = auth_.accessToken();
+      if (!token) {
+        resend_ = std::exchange(ready, std::nullopt);
+        stop(token.error());
+        break;
+      }
+      HttpRequest req = batchRequest(*ready, header.device_id);
+      req.headers.emplace_back("Authorization", "Bearer " + *token);
+      // With one batch at a time the request goes from this thread when its answer is awaited (after the
+      // helper has started); with more, each from a thread of its own.
+      auto result = std::async(window > 1 ? std::launch::async : std::launch::deferred,
+                               [this, req = std::move(req)] { return transport_.send(req); });
+      flights.push_back(Flight{std::exchange(ready, std::nullopt).value(), *token, std::move(result)});
+      ++launched;
+      if (launched < kMaxBatchesPerRound) {
+        ahead = std::async(std::launch::async, [this, exclude = onTheWire(), answer = take(), limit = limit_records_,
+                                                max_bytes, level, id = ids_.next(), header] {
+          Ahead a;
+          a.settled = settle(outbox_, answer);
+          if (a.settled) a.next = prepareBatch(outbox_, exclude, limit, max_bytes, level, id, header);
+          return a;
+        });
+      }
     }
-    HttpRequest req;
-    req.method = "POST";
-    req.url = joinUrl(options_.server_url, "/api/v1/agent/batches");
-    req.headers = {
-        {"Content-Type", "application/json"}, {"Accept", "application/json"}, {"Idempotency-Key", inflight_->batch_id}};
-    if (const std::string device = detail::stringField(account_, "device_id"); !device.empty())
-      req.headers.emplace_back("X-Device-Id", device);
-    req.body = inflight_->body;
-    req.gzip_body = true;
-    auto reply = authedCall(std::move(req));
+    if (flights.empty()) break;
+
+    // The oldest batch's answer.
+    Flight f = std::move(flights.front());
+    flights.pop_front();
+    auto reply = interpret(f.result.get(), clock_.wall());
+    if (!reply && reply.error().kind == ApiErrc::kUnauthorized) {
+      // Another batch's retry may have refreshed the token already: then this one is just sent again.
+      auto current = auth_.accessToken();
+      HttpRequest req = batchRequest(f.batch, header.device_id);
+      reply = current && *current != f.token ? authedCall(std::move(req)) : retryUnauthorized(std::move(req));
+    }
     if (!reply && reply.error().kind == ApiErrc::kTooLarge) {
-      if (inflight_->records.size() <= 1) {
+      dropPrepared();
+      if (f.batch.records.size() <= 1) {
         // One record alone is over the server's limit: it can never be accepted, so it is quarantined.
-        const auto& [id, rev] = inflight_->records.front();
+        const auto& [id, rev] = f.batch.records.front();
         (void)outbox_.quarantine({QuarantineRequest{id, rev, "too_large: " + reply.error().message}});
         detail::syncLogger()->warn("record {} is too large for the server and was quarantined", id);
       } else {
-        limit_records_ = std::max<size_t>(1, inflight_->records.size() / 2);
+        limit_records_ = std::max<size_t>(1, std::min(limit_records_, f.batch.records.size() / 2));
         since_shrink_ = 0;
         detail::syncLogger()->info("the server found a batch of {} records too large; sending {} at a time",
-                                   inflight_->records.size(), limit_records_);
+                                   f.batch.records.size(), limit_records_);
       }
-      inflight_.reset();
       continue;
     }
-    if (!reply) return std::unexpected(reply.error());
-    auto outcome = readBatchReply(*inflight_, reply->body);
-    if (!outcome)
-      return std::unexpected(ApiError{ApiErrc::kProtocol, reply->status, "bad_reply", outcome.error().message, {}});
-    if (auto m = outbox_.markSent(outcome->acknowledged); !m)
-      return std::unexpected(
-          ApiError{ApiErrc::kProtocol, 0, "outbox", "cannot record the upload: " + m.error().message, {}});
-    if (!outcome->rejected.empty()) {
-      for (const auto& q : outcome->rejected)
-        detail::syncLogger()->warn("the server rejected record {} rev {}: {} (quarantined)", q.id, q.revision,
-                                   q.reason);
-      if (auto q = outbox_.quarantine(outcome->rejected); !q)
-        return std::unexpected(
-            ApiError{ApiErrc::kProtocol, 0, "outbox", "cannot quarantine: " + q.error().message, {}});
+    if (!reply) {
+      // Kept for an identical resend (only the first failure; a later one is read again from the outbox).
+      if (!failure) resend_ = std::move(f.batch);
+      dropPrepared();
+      stop(reply.error());
+      continue;
     }
+    auto outcome = readBatchReply(f.batch, reply->body);
+    if (!outcome) {
+      if (!failure) resend_ = std::move(f.batch);
+      dropPrepared();
+      stop(ApiError{ApiErrc::kProtocol, reply->status, "bad_reply", outcome.error().message, {}});
+      continue;
+    }
+    for (const auto& q : outcome->rejected)
+      detail::syncLogger()->warn("the server rejected record {} rev {}: {} (quarantined)", q.id, q.revision, q.reason);
     if (outcome->unanswered)
       detail::syncLogger()->warn("the server did not answer for {} records of batch {}; they stay queued",
-                                 outcome->unanswered, inflight_->batch_id);
+                                 outcome->unanswered, f.batch.batch_id);
     // Screenshots (issue 6): an image may go up once the batch holding its metadata record was acknowledged
     // (PUT /api/v1/agent/screenshots/{id} answers 409 metadata_missing otherwise); uploadScreenshots() sends
-    // them after the records of this round.
+    // them after the records of this round, when every answer is in the outbox.
     if (!options_.screenshot_dir.empty())
       for (const auto& [id, rev] : outcome->acknowledged)
-        if (inflight_shots_.count(id)) acked_shots_.insert(id);
+        if (f.batch.screenshots.count(id)) acked_shots_.insert(id);
     st_.uploaded += static_cast<int64_t>(outcome->acknowledged.size());
     st_.last_upload_ms = toUnixMs(clock_.wall());
-    inflight_.reset();
+    unsettled.acknowledged.insert(unsettled.acknowledged.end(), outcome->acknowledged.begin(),
+                                  outcome->acknowledged.end());
+    unsettled.rejected.insert(unsettled.rejected.end(), outcome->rejected.begin(), outcome->rejected.end());
     // Grow back slowly after a 413, so the limit does not swing between too large and half every batch.
     if (limit_records_ < options_.batch_max_records && ++since_shrink_ >= 8) {
       limit_records_ = std::min(std::max<size_t>(1, options_.batch_max_records), limit_records_ * 2);
       since_shrink_ = 0;
     }
-    // Every record unanswered: resending at once would loop; the next round retries after the poll interval.
-    if (outcome->unanswered > 0 && outcome->acknowledged.empty() && outcome->rejected.empty()) return {};
+    if (outcome->unanswered > 0) {
+      // Unanswered records stay pending and may be referred to: the batch prepared without them is dropped
+      // and the next one read afresh, those records first.
+      dropPrepared();
+      // Every record unanswered: resending at once would loop; the next round retries after the poll interval.
+      if (outcome->acknowledged.empty() && outcome->rejected.empty()) stopping = true;
+    }
   }
-  *more = true;
+
+  // Every way out: the helper has finished and every answer received is in the outbox.
+  (void)join(false);
+  if (auto st = settle(outbox_, take()); !st && !failure) failure = outboxError(st.error());
+  if (failure) return std::unexpected(*failure);
+  *more = !stopping && !queue_drained_ && launched >= kMaxBatchesPerRound;
   return {};
 }
 

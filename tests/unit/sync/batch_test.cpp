@@ -94,5 +94,24 @@ TEST(ReadBatchReply, SortsStoredDuplicateAndRejectedAndIgnoresStrangers) {
   EXPECT_FALSE(readBatchReply(b, json::array()));
 }
 
+// What the uploader needs to know to put a batch on the wire beside another: the records its records refer to
+// (an idle period's entry, a screenshot's entry and the earlier shot it repeats) and its screenshots.
+TEST(BuildBatch, KnowsItsScreenshotsAndTheRecordsItsRecordsReferTo) {
+  auto rs = records(4);
+  rs[1].kind = api::RecordKind::kIdlePeriod;
+  rs[1].data = {{"decision", "keep"}, {"entry_id", "entry-1"}};
+  rs[2].kind = api::RecordKind::kScreenshot;
+  rs[2].data = {{"time_entry_id", "entry-2"}, {"same_as", "shot-0"}, {"unchanged", true}};
+  rs[3].kind = api::RecordKind::kIdlePeriod;
+  rs[3].data = {{"decision", "pending"}, {"entry_id", ""}};  // no entry: refers to nothing
+  Batch b = buildBatch(rs, 10, 1 << 20, "b", BatchHeader{});
+  EXPECT_EQ(b.references, (std::unordered_set<std::string>{"entry-1", "entry-2", "shot-0"}));
+  EXPECT_EQ(b.screenshots, (std::unordered_set<std::string>{rs[2].id}));
+  // Only the records taken count.
+  Batch first = buildBatch(rs, 1, 1 << 20, "b1", BatchHeader{});
+  EXPECT_TRUE(first.references.empty());
+  EXPECT_TRUE(first.screenshots.empty());
+}
+
 }  // namespace
 }  // namespace wm::sync

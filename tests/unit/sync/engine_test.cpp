@@ -1,7 +1,11 @@
 // The uploader's logic above HTTP, driven round by round (runOnce) with a ManualClock and an in-memory
 // transport: tokens and refresh, batches and their results, backoff, Retry-After, 413, the profile.
+#include <condition_variable>
 #include <future>
+#include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -423,6 +427,368 @@ TEST_F(EngineTest, LogoutForgetsTheCredentialAndStopsUploads) {
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_TRUE(reqs[0].url.ends_with("/auth/logout"));
   EXPECT_EQ(pendingCount(), 1);
+}
+
+// ---- the next batch is prepared while one is on the wire ----------------------------------------------------
+
+std::vector<std::pair<std::string, int64_t>> sentRecords(const HttpRequest& r) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  const json body = json::parse(r.body);  // kept alive: a range-for over a temporary's member would dangle
+  for (const auto& rec : body["records"])
+    out.emplace_back(rec["id"].get<std::string>(), rec["revision"].get<int64_t>());
+  return out;
+}
+
+TEST_F(EngineTest, PendingExceptLeavesOutTheRecordsInFlightAndStillFillsTheBatch) {
+  auto recs = put(6);
+  auto got = outbox_->pendingExcept(3, {recs[0].id, recs[2].id}).value();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].id, recs[1].id);
+  EXPECT_EQ(got[1].id, recs[3].id);
+  EXPECT_EQ(got[2].id, recs[4].id);
+  EXPECT_EQ(outbox_->pendingExcept(10, {}).value().size(), 6u);
+}
+
+TEST_F(EngineTest, TheBodySentIsTheGzipOfTheJsonMadeAhead) {
+  creds_.value = "r1";
+  put(5);
+  std::vector<HttpRequest> seen;
+  server([&](const HttpRequest& r) -> HttpResult {
+    seen.push_back(r);
+    return reply(200, results(r, "stored"));
+  });
+  SyncOptions o;
+  o.batch_max_records = 2;
+  auto e = engine(o);
+  e->runOnce();
+  ASSERT_EQ(seen.size(), 3u);
+  for (const auto& r : seen) {
+    EXPECT_TRUE(r.gzip_body);
+    ASSERT_FALSE(r.gzipped_body.empty());
+    EXPECT_EQ(gzipDecompress(r.gzipped_body).value(), r.body);
+  }
+  EXPECT_EQ(pendingCount(), 0);
+}
+
+// A record changed while its batch is on the wire: the acknowledgement is for the revision sent, so the new
+// revision stays pending and goes in a later batch (never in the one prepared meanwhile).
+TEST_F(EngineTest, ARecordUpdatedWhileItsBatchIsInFlightIsSentAgainWithItsNewRevision) {
+  creds_.value = "r1";
+  auto recs = put(3);
+  std::vector<std::vector<std::pair<std::string, int64_t>>> batches;
+  server([&](const HttpRequest& r) -> HttpResult {
+    batches.push_back(sentRecords(r));
+    if (batches.size() == 1) {
+      api::Record changed = recs[0];
+      changed.revision = 2;
+      changed.data["title"] = "changed while in flight";
+      EXPECT_TRUE(outbox_->putSync(changed));
+    }
+    return reply(200, results(r, "stored"));
+  });
+  SyncOptions o;
+  o.batch_max_records = 2;
+  auto e = engine(o);
+  e->runOnce();
+  ASSERT_EQ(batches.size(), 3u);
+  using Sent = std::vector<std::pair<std::string, int64_t>>;
+  EXPECT_EQ(batches[0], (Sent{{recs[0].id, 1}, {recs[1].id, 1}}));
+  EXPECT_EQ(batches[1], (Sent{{recs[2].id, 1}}));
+  EXPECT_EQ(batches[2], (Sent{{recs[0].id, 2}}));
+  EXPECT_EQ(pendingCount(), 0);
+  EXPECT_EQ(e->status().uploaded, 4);
+}
+
+// The batch in flight fails: its records stay pending and it is resent as it was (same key, same body); the
+// batch prepared meanwhile was never sent, and its records are pending too.
+TEST_F(EngineTest, AFailedBatchLeavesItAndThePreparedBatchPendingAndIsResentAsItWas) {
+  creds_.value = "r1";
+  auto recs = put(5);
+  std::vector<HttpRequest> seen;
+  bool down = true;
+  server([&](const HttpRequest& r) -> HttpResult {
+    seen.push_back(r);
+    if (down) return std::unexpected(TransportError{NetError::kTimeout, "timed out"});
+    return reply(200, results(r, "stored"));
+  });
+  SyncOptions o;
+  o.batch_max_records = 2;
+  auto e = engine(o);
+  const Millis wait = e->runOnce();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(pendingCount(), 5);
+  EXPECT_EQ(e->status().uploaded, 0);
+  down = false;
+  clock_.advance(wait);
+  e->runOnce();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(headerOf(seen[1], "Idempotency-Key"), headerOf(seen[0], "Idempotency-Key"));
+  EXPECT_EQ(seen[1].body, seen[0].body);
+  EXPECT_EQ(sentRecords(seen[2]), (std::vector<std::pair<std::string, int64_t>>{{recs[2].id, 1}, {recs[3].id, 1}}));
+  EXPECT_EQ(pendingCount(), 0);
+}
+
+// An idle period that refers to its time entry must not reach the server before the entry: the server would
+// store the reference as NULL (HTTP_API.md). Whatever happens to the entry's batch (failure, no answer, an
+// answer for some records only), the idle period's batch waits until the entry was acknowledged.
+TEST_F(EngineTest, ARecordReferringToAnEntryNeverArrivesBeforeTheEntry) {
+  for (const std::string mode : {"fail", "unanswered", "partly"}) {
+    SCOPED_TRACE(mode);
+    creds_.value = "r1";
+    current_refresh_ = "r1";
+    refreshes_ = 0;
+    const int64_t t = toUnixMs(clock_.wall());
+    auto entry = testing::makeRecord(ids_, api::RecordKind::kTimeEntry, t, t + 10, {{"note", "e"}});
+    auto other = testing::makeRecord(ids_, api::RecordKind::kAppUsage, t + 1, t + 2, {{"app", "x"}});
+    auto idle = testing::makeRecord(ids_, api::RecordKind::kIdlePeriod, t + 3, t + 5,
+                                    {{"decision", "keep"}, {"entry_id", entry.id}});
+    ASSERT_TRUE(outbox_->putSync(entry));
+    ASSERT_TRUE(outbox_->putSync(other));
+    ASSERT_TRUE(outbox_->putSync(idle));
+    clock_.advance(Millis(10));
+    std::set<std::string> acknowledged;
+    int batches = 0;
+    server([&](const HttpRequest& r) -> HttpResult {
+      ++batches;
+      const auto sent = sentRecords(r);
+      bool has_entry = false;
+      for (const auto& [id, rev] : sent) has_entry = has_entry || id == entry.id;
+      // In the same batch is fine: the server stores a batch's time entries before what refers to them.
+      for (const auto& [id, rev] : sent) {
+        if (id == idle.id) {
+          EXPECT_TRUE(acknowledged.contains(entry.id) || has_entry) << "the idle period arrived before its entry";
+        }
+      }
+      if (has_entry && batches == 1) {
+        if (mode == "fail") return std::unexpected(TransportError{NetError::kReceive, "connection reset"});
+        if (mode == "unanswered") return reply(200, R"({"results":[]})");
+        // Only the other record is answered; the entry is not mentioned.
+        json out = json::array();
+        for (const auto& [id, rev] : sent)
+          if (id != entry.id) out.push_back({{"id", id}, {"revision", rev}, {"status", "stored"}});
+        return reply(200, json{{"results", out}}.dump());
+      }
+      for (const auto& [id, rev] : sent) acknowledged.insert(id);
+      return reply(200, results(r, "stored"));
+    });
+    SyncOptions o;
+    o.batch_max_records = 2;
+    auto e = engine(o);
+    for (int i = 0; i < 4 && pendingCount() > 0; ++i) {
+      clock_.advance(e->runOnce());
+      e->syncNow([](Result<json>) {});
+    }
+    EXPECT_EQ(pendingCount(), 0);
+    EXPECT_TRUE(acknowledged.contains(idle.id));
+  }
+}
+
+// More batches than one round sends: every record goes exactly once (the answer to the round's last batches
+// is written to the outbox before the round ends).
+TEST_F(EngineTest, EveryRecordIsSentOnceAcrossRounds) {
+  creds_.value = "r1";
+  auto recs = put(111);
+  std::map<std::string, int> sent;
+  server([&](const HttpRequest& r) -> HttpResult {
+    for (const auto& [id, rev] : sentRecords(r)) ++sent[id];
+    return reply(200, results(r, "stored"));
+  });
+  SyncOptions o;
+  o.batch_max_records = 2;
+  auto e = engine(o);
+  EXPECT_EQ(e->runOnce(), Millis(0));  // 50 batches, then a turn for jobs: more to do at once
+  EXPECT_EQ(pendingCount(), 11);
+  e->runOnce();
+  EXPECT_EQ(pendingCount(), 0);
+  ASSERT_EQ(sent.size(), recs.size());
+  for (const auto& [id, n] : sent) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(e->status().uploaded, 111);
+}
+
+// ---- two batches on the wire ----------------------------------------------------------------------------------
+
+// Counts the batch requests on the wire at once; wait() holds a request until `n` are (or the time is up).
+class WireMonitor {
+ public:
+  struct Guard {
+    WireMonitor& m;
+    explicit Guard(WireMonitor& mon) : m(mon) {
+      std::lock_guard lk(m.mu);
+      m.peak = std::max(m.peak, ++m.active);
+      m.cv.notify_all();
+    }
+    ~Guard() {
+      std::lock_guard lk(m.mu);
+      --m.active;
+      m.cv.notify_all();
+    }
+  };
+  bool wait(int n, Millis timeout = Millis(3000)) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, timeout, [&] { return active >= n; });
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int active = 0;
+  int peak = 0;
+};
+
+TEST_F(EngineTest, TwoBatchesThatReferToNothingOfEachOtherAreOnTheWireAtOnce) {
+  creds_.value = "r1";
+  auto recs = put(8);
+  net_.setConcurrency(2);
+  WireMonitor wire;
+  std::mutex mu;
+  std::map<std::string, int> sent;
+  server([&](const HttpRequest& r) -> HttpResult {
+    WireMonitor::Guard g(wire);
+    wire.wait(2, Millis(500));  // the other batch should come while this one is on the wire
+    std::lock_guard lk(mu);
+    for (const auto& [id, rev] : sentRecords(r)) ++sent[id];
+    return reply(200, results(r, "stored"));
+  });
+  SyncOptions o;
+  o.batch_max_records = 2;
+  auto e = engine(o);
+  e->runOnce();
+  EXPECT_EQ(wire.peak, 2);
+  EXPECT_EQ(pendingCount(), 0);
+  ASSERT_EQ(sent.size(), recs.size());
+  for (const auto& [id, n] : sent) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(e->status().uploaded, 8);
+}
+
+// The idle period's batch refers to the time entry in the batch on the wire: it waits for that answer, while
+// a batch referring to nothing could have gone alongside.
+TEST_F(EngineTest, ABatchReferringToOneOnTheWireWaitsForItsAnswer) {
+  creds_.value = "r1";
+  net_.setConcurrency(2);
+  const int64_t t = toUnixMs(clock_.wall());
+  auto entry = testing::makeRecord(ids_, api::RecordKind::kTimeEntry, t, t + 10, {{"note", "e"}});
+  auto other = testing::makeRecord(ids_, api::RecordKind::kAppUsage, t + 1, t + 2, {{"app", "x"}});
+  auto idle = testing::makeRecord(ids_, api::RecordKind::kIdlePeriod, t + 3, t + 5,
+                                  {{"decision", "keep"}, {"entry_id", entry.id}});
+  auto shot = testing::makeRecord(ids_, api::RecordKind::kScreenshot, t + 6, t + 6, {{"time_entry_id", entry.id}});
+  for (const auto& r : {entry, other, idle, shot}) ASSERT_TRUE(outbox_->putSync(r));
+  WireMonitor wire;
+  std::mutex mu;
+  bool entry_answered = false;
+  std::vector<std::string> violations;
+  server([&](const HttpRequest& r) -> HttpResult {
+    WireMonitor::Guard g(wire);
+    const auto sent = sentRecords(r);
+    bool has_entry = false, refers = false;
+    for (const auto& [id, rev] : sent) {
+      has_entry = has_entry || id == entry.id;
+      refers = refers || id == idle.id || id == shot.id;
+    }
+    {
+      std::lock_guard lk(mu);
+      if (refers && !has_entry && !entry_answered) violations.push_back("sent before its entry was answered");
+    }
+    if (has_entry) wire.wait(2, Millis(300));  // gives a wrongly sent second batch the time to arrive
+    std::lock_guard lk(mu);
+    if (has_entry) entry_answered = true;
+    return reply(200, results(r, "stored"));
+  });
+  SyncOptions o;
+  o.batch_max_records = 2;
+  auto e = engine(o);
+  e->runOnce();
+  EXPECT_TRUE(violations.empty()) << violations.front();
+  EXPECT_EQ(wire.peak, 1);
+  EXPECT_EQ(pendingCount(), 0);
+}
+
+// Two batches on the wire; the older fails, the newer is stored. The newer one's records are marked sent; the
+// older one's stay pending and it goes again as it was (same key, same body).
+TEST_F(EngineTest, AFailedBatchOnTheWireBesideAStoredOneIsResentAsItWas) {
+  creds_.value = "r1";
+  auto recs = put(4);
+  net_.setConcurrency(2);
+  WireMonitor wire;
+  std::mutex mu;
+  std::vector<HttpRequest> seen;
+  bool fail_first = true;
+  server([&](const HttpRequest& r) -> HttpResult {
+    WireMonitor::Guard g(wire);
+    const bool first = sentRecords(r).front().first == recs[0].id;
+    {
+      std::lock_guard lk(mu);
+      seen.push_back(r);
+    }
+    if (first && fail_first) {
+      wire.wait(2);  // the newer batch is on the wire too
+      std::lock_guard lk(mu);
+      fail_first = false;
+      return std::unexpected(TransportError{NetError::kTimeout, "timed out"});
+    }
+    return reply(200, results(r, "stored"));
+  });
+  SyncOptions o;
+  o.batch_max_records = 2;
+  auto e = engine(o);
+  const Millis wait = e->runOnce();
+  EXPECT_EQ(wire.peak, 2);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(pendingCount(), 2);  // the failed batch's records
+  EXPECT_EQ(e->status().uploaded, 2);
+  EXPECT_EQ(e->status().failures, 1);
+  const auto pending = outbox_->pending(10).value();
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].id, recs[0].id);
+  EXPECT_EQ(pending[1].id, recs[1].id);
+  clock_.advance(wait);
+  e->runOnce();
+  EXPECT_EQ(pendingCount(), 0);
+  std::lock_guard lk(mu);
+  ASSERT_EQ(seen.size(), 3u);
+  const HttpRequest& failed = sentRecords(seen[0]).front().first == recs[0].id ? seen[0] : seen[1];
+  EXPECT_EQ(headerOf(seen[2], "Idempotency-Key"), headerOf(failed, "Idempotency-Key"));
+  EXPECT_EQ(seen[2].body, failed.body);
+}
+
+// With two batches on the wire, a record changed meanwhile is in neither the batch prepared meanwhile nor sent
+// twice at once; its new revision goes after the answer to the old one.
+TEST_F(EngineTest, ARecordUpdatedWhileTwoBatchesAreOnTheWireGoesAgainWithItsNewRevision) {
+  creds_.value = "r1";
+  auto recs = put(6);
+  net_.setConcurrency(2);
+  std::mutex mu;
+  std::vector<std::vector<std::pair<std::string, int64_t>>> batches;
+  std::map<std::string, int> on_wire;
+  bool changed = false;
+  server([&](const HttpRequest& r) -> HttpResult {
+    const auto sent = sentRecords(r);
+    {
+      std::lock_guard lk(mu);
+      batches.push_back(sent);
+      for (const auto& [id, rev] : sent) EXPECT_EQ(on_wire[id]++, 0) << id << " is on the wire twice";
+      if (!changed) {
+        changed = true;
+        api::Record c = recs[0];
+        c.revision = 2;
+        EXPECT_TRUE(outbox_->putSync(c));
+      }
+    }
+    std::this_thread::sleep_for(Millis(20));
+    std::lock_guard lk(mu);
+    for (const auto& [id, rev] : sent) --on_wire[id];
+    return reply(200, results(r, "stored"));
+  });
+  SyncOptions o;
+  o.batch_max_records = 2;
+  auto e = engine(o);
+  e->runOnce();
+  EXPECT_EQ(pendingCount(), 0);
+  std::lock_guard lk(mu);
+  int first_rev = 0, second_rev = 0;
+  for (const auto& b : batches)
+    for (const auto& [id, rev] : b)
+      if (id == recs[0].id) (rev == 1 ? first_rev : second_rev)++;
+  EXPECT_EQ(first_rev, 1);
+  EXPECT_EQ(second_rev, 1);
+  EXPECT_EQ(batches.back(), (std::vector<std::pair<std::string, int64_t>>{{recs[0].id, 2}}));
 }
 
 TEST_F(EngineTest, TheThreadAnswersJobsAndStopEndsThemAll) {

@@ -31,6 +31,9 @@ class FakeTransport final : public HttpTransport {
     return h(r);
   }
   std::string describe() const override { return "fake"; }
+  /// How many sends the uploader may overlap (1 unless a test says so; then its handler must be thread-safe).
+  size_t concurrency() const override { return concurrency_; }
+  void setConcurrency(size_t n) { concurrency_ = n; }
   void cancelAll() override {}
   std::vector<HttpRequest> requests() {
     std::lock_guard lk(mu_);
@@ -43,6 +46,7 @@ class FakeTransport final : public HttpTransport {
 
  private:
   std::mutex mu_;
+  size_t concurrency_ = 1;
   Handler handler_;
   std::vector<HttpRequest> requests_;
 };

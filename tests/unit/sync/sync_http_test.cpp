@@ -5,9 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
 #include <future>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -63,7 +66,7 @@ TEST(CurlTransport, KeepsTheConnectionBetweenRequests) {
   ScriptedHttpServer server;
   for (int i = 0; i < 3; ++i) server.push(ScriptedReply::json(200, "{}"));
   auto t = makeCurlTransport(fast());
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(t->send(HttpRequest{"GET", server.url() + "/healthz", {}, {}, false}));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(t->send(HttpRequest{"GET", server.url() + "/healthz", {}, {}, false, {}}));
   EXPECT_EQ(server.connectionsAccepted(), 1u);
 }
 
@@ -76,7 +79,7 @@ TEST(CurlTransport, ASlowServerEndsInATimeoutNotAHang) {
   o.total_timeout = Millis(500);
   auto t = makeCurlTransport(o);
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = t->send(HttpRequest{"GET", server.url() + "/", {}, {}, false});
+  auto r = t->send(HttpRequest{"GET", server.url() + "/", {}, {}, false, {}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, NetError::kTimeout);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(3000));
@@ -89,10 +92,10 @@ TEST(CurlTransport, DroppedConnectionsAndRefusedPortsAreErrorsNotResponses) {
   midway.action = ScriptedReply::Action::kDropMidway;
   server.push(midway);
   auto t = makeCurlTransport(fast());
-  auto dropped = t->send(HttpRequest{"GET", server.url() + "/", {}, {}, false});
+  auto dropped = t->send(HttpRequest{"GET", server.url() + "/", {}, {}, false, {}});
   ASSERT_FALSE(dropped);
   EXPECT_EQ(dropped.error().kind, NetError::kReceive);
-  auto half = t->send(HttpRequest{"GET", server.url() + "/", {}, {}, false});
+  auto half = t->send(HttpRequest{"GET", server.url() + "/", {}, {}, false, {}});
   ASSERT_FALSE(half);
   EXPECT_EQ(half.error().kind, NetError::kReceive);
 
@@ -101,10 +104,10 @@ TEST(CurlTransport, DroppedConnectionsAndRefusedPortsAreErrorsNotResponses) {
     ScriptedHttpServer gone;
     port = gone.port();
   }
-  auto refused = t->send(HttpRequest{"GET", "http://127.0.0.1:" + std::to_string(port) + "/", {}, {}, false});
+  auto refused = t->send(HttpRequest{"GET", "http://127.0.0.1:" + std::to_string(port) + "/", {}, {}, false, {}});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, NetError::kConnect);
-  auto bad = t->send(HttpRequest{"GET", "ftp://127.0.0.1/", {}, {}, false});
+  auto bad = t->send(HttpRequest{"GET", "ftp://127.0.0.1/", {}, {}, false, {}});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().kind, NetError::kInvalidUrl);
 }
@@ -118,7 +121,7 @@ TEST(CurlTransport, CancelAllEndsARequestInFlight) {
   o.total_timeout = Millis(20000);
   auto t = makeCurlTransport(o);
   auto f = std::async(std::launch::async, [&] {
-    return t->send(HttpRequest{"GET", server.url() + "/", {}, {}, false});
+    return t->send(HttpRequest{"GET", server.url() + "/", {}, {}, false, {}});
   });
   ASSERT_TRUE(server.waitForRequests(1, std::chrono::milliseconds(3000)));
   const auto t0 = std::chrono::steady_clock::now();
@@ -139,17 +142,20 @@ class UploaderHttpTest : public ::testing::Test {
     outbox_ = std::move(Outbox::open(o, clock_).value());
     creds_.value = "r1";
   }
-  std::unique_ptr<SyncEngine> engine() {
+  // One batch at a time unless asked: the scripted faults below are aimed at the order of the attempts.
+  std::unique_ptr<SyncEngine> engine(size_t in_flight = 1) {
     SyncOptions o;
     o.server_url = server_.url();
     o.seed = 5;
     o.batch_max_records = 3;
+    o.max_in_flight = in_flight;
     return std::make_unique<SyncEngine>(o, *outbox_, *transport_, creds_, clock_, nullptr);
   }
   void put(int n) {
     for (int i = 0; i < n; ++i) {
       auto r = sync::testing::makeRecord(ids_, api::RecordKind::kTimeEntry, toUnixMs(clock_.wall()),
-                                         toUnixMs(clock_.wall()) + 1000, {{"note", "n" + std::to_string(i)}});
+                                         toUnixMs(clock_.wall()) + 1000,
+                                         {{"note", std::string("n").append(std::to_string(i))}});
       ASSERT_TRUE(outbox_->putSync(r));
       clock_.advance(Millis(1));
     }
@@ -232,6 +238,47 @@ TEST_F(UploaderHttpTest, FaultsOnTheWireLoseNothingAndDuplicateNothing) {
   EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 3u);
 }
 
+// Two batches on the wire at once over real connections, with faults on both: nothing is lost, nothing is
+// stored twice, and the records end up marked sent.
+TEST_F(UploaderHttpTest, TwoBatchesOnTheWireWithFaultsLoseNothingAndDuplicateNothing) {
+  put(12);
+  std::mutex mu;
+  std::condition_variable cv;
+  int active = 0, peak = 0, attempt = 0;
+  std::map<std::string, int> stored;
+  server_.setHandler([&](const ReceivedRequest& r) -> ScriptedReply {
+    if (r.target == "/auth/refresh") return tokens("a", "r2");
+    if (r.target == "/api/v1/agent/profile") return ScriptedReply::json(404, "{}");
+    std::unique_lock lk(mu);
+    peak = std::max(peak, ++active);
+    cv.notify_all();
+    cv.wait_for(lk, std::chrono::milliseconds(200), [&] { return active >= 2; });
+    --active;
+    const int n = ++attempt;
+    if (n == 2) return ScriptedReply::drop();
+    if (n == 3) return ScriptedReply::json(503, R"({"error":{"code":"unavailable","message":"later"}})");
+    json body = json::parse(r.decoded_body);
+    json out = json::array();
+    for (const auto& rec : body["records"]) {
+      const bool dup = stored[rec["id"].get<std::string>()]++ > 0;
+      out.push_back({{"id", rec["id"]}, {"revision", rec["revision"]}, {"status", dup ? "duplicate" : "stored"}});
+    }
+    // Stored, but the reply is lost on the way back.
+    if (n == 5) return ScriptedReply::drop();
+    return ScriptedReply::json(200, json{{"results", out}}.dump());
+  });
+  auto e = engine(2);
+  Millis wait{0};
+  for (int round = 0; round < 20 && outbox_->stats().value().pending > 0; ++round) {
+    clock_.advance(wait);
+    wait = e->runOnce();
+  }
+  EXPECT_EQ(outbox_->stats().value().pending, 0);
+  std::lock_guard lk(mu);
+  EXPECT_EQ(peak, 2);
+  ASSERT_EQ(stored.size(), 12u);
+}
+
 TEST_F(UploaderHttpTest, An401ThenRefreshThenRetrySucceeds) {
   put(2);
   int batches = 0;
@@ -304,7 +351,7 @@ TEST(CurlTransportTls, VerificationIsOnAndACustomCaBundleIsTrusted) {
   HttpResult r;
   // s_server needs a moment to listen.
   for (int i = 0; i < 50; ++i) {
-    r = untrusted->send(HttpRequest{"GET", url, {}, {}, false});
+    r = untrusted->send(HttpRequest{"GET", url, {}, {}, false, {}});
     if (r || r.error().kind != NetError::kConnect) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -314,7 +361,7 @@ TEST(CurlTransportTls, VerificationIsOnAndACustomCaBundleIsTrusted) {
   TransportOptions o = fast();
   o.ca_bundle = tls.cert();
   auto trusted = makeCurlTransport(o);
-  auto ok = trusted->send(HttpRequest{"GET", url, {}, {}, false});
+  auto ok = trusted->send(HttpRequest{"GET", url, {}, {}, false, {}});
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(ok->status, 200);
 }

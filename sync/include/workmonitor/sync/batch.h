@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -17,7 +18,15 @@ struct Batch {
   std::string batch_id;  // also the Idempotency-Key; a resend of the same batch reuses it
   std::vector<std::pair<std::string, int64_t>> records;  // (id, revision) in body order
   std::string body;                                      // JSON, uncompressed
+  std::string gzipped;                                   // body gzip-compressed, when made ahead (else empty)
+  std::unordered_set<std::string> screenshots;           // ids of its screenshot records
+  /// Ids of other records its records refer to (an idle period's entry_id, a screenshot's time_entry_id or
+  /// same_as): the server resolves such a reference only if the other record arrived first.
+  std::unordered_set<std::string> references;
 };
+
+/// The ids `r` refers to among the agent's own records (see Batch::references).
+std::vector<std::string> recordReferences(const api::Record& r);
 
 struct BatchHeader {
   std::string device_id;

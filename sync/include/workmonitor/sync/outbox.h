@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "workmonitor/api/records.h"
@@ -100,6 +101,10 @@ class Outbox {
 
   /// Upload side: records whose stored revision is newer than the one the server acknowledged, oldest first.
   virtual Result<std::vector<api::Record>> pending(size_t max) = 0;
+  /// pending(), leaving out the records whose ids are in `exclude` (a batch in flight): up to `max` of the
+  /// others, oldest first. The default reads max + exclude.size() and filters; implementations may skip the
+  /// excluded rows before decoding them.
+  virtual Result<std::vector<api::Record>> pendingExcept(size_t max, const std::unordered_set<std::string>& exclude);
   /// The server stored (id, revision): a later revision of the same record stays pending.
   virtual Result<void> markSent(const std::vector<std::pair<std::string, int64_t>>& acknowledged) = 0;
 

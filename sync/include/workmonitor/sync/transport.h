@@ -25,6 +25,9 @@ struct HttpRequest {
   std::string body;
   /// Send the body gzip-compressed with `Content-Encoding: gzip` (the transport compresses it).
   bool gzip_body = false;
+  /// With gzip_body: the body already compressed (gzipCompress(body)), made ahead of time by the caller so
+  /// compression is off the request's critical path; sent as is. Empty: the transport compresses `body`.
+  std::string gzipped_body;
 };
 
 struct HttpResponse {
@@ -54,14 +57,19 @@ struct TransportOptions {
   Millis connect_timeout{10'000};
   Millis total_timeout{60'000};
   std::string user_agent = std::string("workmonitor-agent/") + WM_VERSION;
+  /// Requests that may be on the wire at once (concurrency()), each on a kept-alive connection of its own.
+  size_t parallel_requests = 2;
 };
 
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
   /// Sends one request and waits for the whole reply. Any HTTP status is a response, not an error.
-  /// Safe to call from one thread at a time (the uploader's).
+  /// Up to concurrency() calls may run at once, from different threads.
   virtual HttpResult send(const HttpRequest& request) = 0;
+  /// How many send() calls may overlap (1: one at a time). The uploader puts at most this many batches on
+  /// the wire at once.
+  virtual size_t concurrency() const { return 1; }
   /// What the transport is, for `doctor` (e.g. "libcurl 7.88.1 (OpenSSL/3.0.x)").
   virtual std::string describe() const = 0;
   /// From any thread: the request in flight (and every later one) ends at once with kOther, so shutdown
