@@ -23,6 +23,7 @@
 
 #include "agent_process.h"
 #include "tcp_proxy.h"
+#include "test_util.h"
 #include "workmonitor/agent/control_client.h"
 #include "workmonitor/common/clock.h"
 #include "workmonitor/server/db/connection.h"
@@ -62,17 +63,7 @@ int runShell(const std::string& command, std::string* out = nullptr) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-uint16_t freePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::freePort;
 
 // The status code of GET path on 127.0.0.1:port, or -1 when nothing answers.
 int httpStatus(uint16_t port, const std::string& path) {
