@@ -1,143 +1,18 @@
-#include "workmonitor/agent/daemon.h"
+// The agent daemon: start-up, the platform watchers, settings in force, status and doctor, the control
+// socket's requests. Collectors' wiring: daemon_collectors.cpp; the person's side: daemon_person.cpp.
+#include "daemon_impl.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <ctime>
-#include <fstream>
-#include <future>
-#include <sstream>
-
-#include <spdlog/sinks/rotating_file_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-
-#include "workmonitor/agent/activity.h"
-#include "workmonitor/agent/config.h"
-#include "workmonitor/agent/consent.h"
-#include "workmonitor/agent/control_server.h"
-#include "workmonitor/agent/machine_policy.h"
-#include "workmonitor/agent/report.h"
-#include "workmonitor/agent/screenshots.h"
-#include "workmonitor/agent/sync_service.h"
-#include "workmonitor/agent/tracker.h"
-#include "workmonitor/agent/usb_events.h"
-#include "workmonitor/agent/website_usage.h"
-#include "workmonitor/platform/foreground.h"
-#include "workmonitor/platform/idle.h"
-#include "workmonitor/platform/input_counts.h"
-#include "workmonitor/platform/session_events.h"
-#include "workmonitor/sync/outbox.h"
-#include "workmonitor/sync/transport.h"
-
 namespace wm::agent {
-
-namespace asio = boost::asio;
-using nlohmann::json;
-
-namespace {
-
-// Records go to the outbox; a failed write is logged loudly (the outbox keeps its own incident trail).
-class OutboxSink final : public RecordSink {
- public:
-  explicit OutboxSink(sync::Outbox& outbox) : outbox_(outbox) {}
-  void put(const api::Record& r) override {
-    outbox_.put(r, [id = r.id](Result<void> ok) {
-      if (!ok) spdlog::error("outbox write of {} failed: {}", id, ok.error().message);
-    });
-  }
-  void setState(const std::string& key, const std::string& value) override {
-    if (auto ok = outbox_.setState(key, value); !ok) spdlog::error("saving {} failed: {}", key, ok.error().message);
-  }
-
- private:
-  sync::Outbox& outbox_;
-};
-
-std::string requireString(const json& args, const char* key, size_t max, Error* err) {
-  auto it = args.find(key);
-  if (it == args.end() || it->is_null()) return {};
-  if (!it->is_string() || it->get_ref<const std::string&>().size() > max) {
-    *err =
-        Error{Errc::kInvalidInput, std::string(key) + " must be a string of at most " + std::to_string(max) + " bytes"};
-    return {};
-  }
-  return it->get<std::string>();
-}
+namespace daemon_detail {
 
 WebsiteConfig websiteConfig(const AgentConfig& c) {
   return WebsiteConfig{c.collectors.website_usage, c.collectors.website_domain_only, c.tracker.pulse};
 }
 
-class Daemon {
- public:
-  Daemon(const DaemonOptions& o, const SyncServiceOptions& s) : options_(o), sync_options_(s) {}
-  int run();
-
- private:
-  Result<json> handle(const protocol::Request& req);
-  json statusJson();
-  json doctorJson();
-  void scheduleTick();
-  void startWatchers();
-  Result<void> startIdleWatcher();
-  void shutdown();
-  void applyConfig(const AgentConfig& c, const json& profile_settings);
-  // --- consent, settings, today (issue 7) ---
-  bool allowed(const char* category) const { return consent_ && consent_->allows(category); }
-  TrackerConfig trackerConfigFor(const AgentConfig& c) const;
-  void applyGates();
-  Result<json> decideConsent(const json& args);
-  json settingsJson();
-  Result<json> setSetting(const json& args);
-  int64_t todayMs();
-  Result<json> screenshotList(int64_t from_ms, int64_t to_ms);
-  std::unique_ptr<Consent> consent_;
-  json profile_settings_ = json::object();  // the company profile's settings in force: locked in `settings`
-  // --- end consent, settings, today ---
-
-  DaemonOptions options_;
-  SyncServiceOptions sync_options_;
-  SystemClock clock_;
-  UuidV7Generator ids_{clock_};
-  asio::io_context io_;
-  asio::steady_timer timer_{io_};
-  LoadedConfig config_;
-  MachinePolicy policy_;  // the administrator's locked settings, applied over everything else
-  std::unique_ptr<sync::Outbox> outbox_;
-  std::unique_ptr<OutboxSink> sink_;
-  std::unique_ptr<Tracker> tracker_;
-  std::unique_ptr<WebsiteTracker> web_;  // website spans from the browsers' `tab` messages
-  std::unique_ptr<UsbCollector> usb_;    // USB device events (issue 6)
-  std::unique_ptr<SyncService> sync_;    // after the outbox: stopped and destroyed before it
-  std::unique_ptr<ControlServer> server_;
-  std::unique_ptr<platform::IdleWatcher> idle_;
-  std::unique_ptr<platform::ForegroundWatcher> foreground_;
-  std::string idle_problem_, window_problem_;
-  // --- lock, unlock, sleep, resume (issue 6) ---
-  void startSessionWatcher();
-  void onSessionEvent(platform::SessionEvent e);
-  std::unique_ptr<platform::SessionWatcher> session_;  // logind; its thread posts onto io_
-  std::string session_problem_;
-  std::atomic<bool> session_closing_{false};  // shutdown: a sleeping sink stops waiting for io_
-  // --- end session events ---
-  // --- keyboard/mouse activity counts (issue 6) ---
-  void setActivityCounting(bool on);
-  void armActivityTimer();
-  std::unique_ptr<platform::InputCounter> input_;  // the platform counter thread; posts onto io_
-  std::unique_ptr<ActivityAggregator> activity_;   // per-minute activity records, gated by collecting()
-  asio::steady_timer activity_timer_{io_};         // closes the open minute at its end
-  std::string activity_problem_;
-  // --- end activity counts ---
-  std::unique_ptr<ScreenshotService> shots_;  // screenshots (issue 6): spooled in <state>/screenshots
-  WallTime started_at_;
-  bool stopping_ = false;
-};
+namespace {
 
 void setUpLogging(const DaemonOptions& o) {
   std::vector<spdlog::sink_ptr> sinks;
@@ -154,6 +29,8 @@ void setUpLogging(const DaemonOptions& o) {
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }
+
+}  // namespace
 
 int Daemon::run() {
   const AgentPaths& paths = options_.paths;
@@ -351,109 +228,6 @@ void Daemon::applyConfig(const AgentConfig& merged, const json& profile_settings
   scheduleTick();
 }
 
-// --- keyboard/mouse activity counts (issue 6) ---
-// The platform counter runs only while activity_counts is on; without it (no display, no XInput2) the
-// aggregator is off too, so no empty minutes are recorded for input nobody could count.
-void Daemon::setActivityCounting(bool on) {
-  if (!activity_ || stopping_) return;
-  if (on && !input_) {
-    auto counter = platform::makeInputCounter();
-    auto ok = counter->start([this](const platform::InputCounts& c) {
-      asio::post(io_, [this, c] {
-        if (stopping_ || !activity_) return;
-        activity_->add(c);
-        armActivityTimer();
-      });
-    });
-    if (ok) {
-      input_ = std::move(counter);
-      activity_problem_.clear();
-    } else {
-      activity_problem_ = ok.error().message;
-      // No display is one fact, said once (by idle detection), not once per capability.
-      if (idle_problem_.empty() || ok.error().code != Errc::kUnavailable)
-        spdlog::warn("activity counts off: {}", activity_problem_);
-    }
-  } else if (!on && input_) {
-    input_->stop();
-    input_.reset();
-  }
-  if (!on) activity_problem_.clear();
-  activity_->setEnabled(on && input_ != nullptr);
-  activity_->refresh();
-  armActivityTimer();
-}
-
-void Daemon::armActivityTimer() {
-  if (stopping_ || !activity_) return;
-  const auto wait = activity_->untilNextDeadline();
-  if (!wait) {
-    activity_timer_.cancel();  // not working: nothing to wake up for
-    return;
-  }
-  activity_timer_.expires_after(*wait + Millis(1));
-  activity_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec || stopping_) return;
-    activity_->refresh();
-    armActivityTimer();
-  });
-}
-// --- end activity counts ---
-
-// --- lock, unlock, sleep, resume (issue 6) ---
-// Events go to the tracker on the io thread. For a sleep the watcher's thread waits (a few seconds at most)
-// until the tracker has closed the spans and the outbox has committed them: logind holds the suspend for us
-// only while that thread has not returned.
-void Daemon::startSessionWatcher() {
-  session_ = platform::makeSessionWatcher();
-  auto ok = session_->start([this](platform::SessionEvent e) {
-    if (e != platform::SessionEvent::kSleeping) {
-      asio::post(io_, [this, e] { onSessionEvent(e); });
-      return;
-    }
-    auto done = std::make_shared<std::promise<void>>();
-    auto handled = done->get_future();
-    asio::post(io_, [this, e, done] {
-      onSessionEvent(e);
-      done->set_value();
-    });
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(4);
-    while (handled.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
-      if (session_closing_ || std::chrono::steady_clock::now() >= give_up) break;
-    }
-  });
-  if (!ok) {
-    session_problem_ = ok.error().message;
-    session_.reset();
-    spdlog::warn("lock and sleep events off: {}", session_problem_);
-  }
-}
-
-void Daemon::onSessionEvent(platform::SessionEvent e) {
-  if (stopping_) return;
-  switch (e) {
-    case platform::SessionEvent::kLocked:
-      spdlog::info("screen locked ({})", config_.config.collectors.lock_as_break ? "a break" : "idle");
-      tracker_->onLock(config_.config.collectors.lock_as_break);
-      break;
-    case platform::SessionEvent::kUnlocked:
-      spdlog::info("screen unlocked");
-      tracker_->onUnlock();
-      break;
-    case platform::SessionEvent::kSleeping:
-      spdlog::info("going to sleep: spans end now");
-      tracker_->onSuspend();
-      if (auto ok = outbox_->flush(); !ok) spdlog::error("outbox commit before sleep failed: {}", ok.error().message);
-      break;
-    case platform::SessionEvent::kResumed:
-      spdlog::info("resumed from sleep");
-      tracker_->onResume();
-      break;
-  }
-  scheduleTick();
-}
-// --- end session events ---
-
 void Daemon::scheduleTick() {
   if (stopping_) return;
   const auto deadline = std::min(tracker_->nextDeadline(), clock_.mono() + config_.config.tracker.heartbeat_interval);
@@ -575,180 +349,6 @@ json Daemon::doctorJson() {
   return json{{"checks", checks}, {"config", configToJson(config_.config)}};
 }
 
-// --- consent, settings, today (issue 7) ---
-
-// The tracker runs automatic tracking and app spans only with the person's consent to them.
-TrackerConfig Daemon::trackerConfigFor(const AgentConfig& c) const {
-  TrackerConfig t = c.tracker;
-  t.auto_tracking = t.auto_tracking && allowed("auto_tracking");
-  t.monitoring_allowed = allowed("app_usage");
-  return t;
-}
-
-// After a consent decision: every collector's gate is looked at again.
-void Daemon::applyGates() {
-  tracker_->setConfig(trackerConfigFor(config_.config));
-  web_->refresh();
-  setActivityCounting(config_.config.collectors.activity_counts && allowed("activity"));
-  if (usb_) {
-    if (auto ok = usb_->setEnabled(config_.config.collectors.usb_events && allowed("usb")); !ok)
-      spdlog::warn("USB events off: {}", ok.error().message);
-  }
-  scheduleTick();
-}
-
-Result<json> Daemon::decideConsent(const json& a) {
-  Error err;
-  const std::string decision = requireString(a, "decision", 16, &err);
-  const std::string version = requireString(a, "version", 64, &err);
-  if (!err.message.empty()) return std::unexpected(err);
-  if (decision != "grant" && decision != "decline")
-    return fail(Errc::kInvalidInput, "decision must be grant or decline");
-  const bool grant = decision == "grant";
-  if (auto ok = consent_->decide(grant, version); !ok) return std::unexpected(ok.error());
-  spdlog::info("consent {} for version {}", grant ? "granted" : "declined", version);
-  if (!grant && tracker_->currentEntryId()) (void)tracker_->stopTimer();  // declined: the timer stays off
-  applyGates();
-  if (server_) server_->broadcast("consent", consent_->status());
-  return statusJson();
-}
-
-namespace {
-
-// The user's agent.json as JSON: an empty object when there is none; an error when it cannot be used.
-Result<json> readUserConfig(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return json::object();
-  std::ifstream in(path);
-  if (!in) return fail(Errc::kIo, path.string() + " cannot be read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json j = json::parse(ss.str(), nullptr, false);
-  if (!j.is_object()) return fail(Errc::kInvalidInput, path.string() + " is not a JSON object; fix or remove it first");
-  return j;
-}
-
-// Replaces the file atomically (temp + fsync + rename), readable by the user alone.
-Result<void> writeUserConfig(const std::filesystem::path& path, const json& j) {
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return fail(Errc::kIo, "cannot write " + tmp.string());
-    out << j.dump(2) << "\n";
-    out.flush();
-    if (!out) return fail(Errc::kIo, "cannot write " + tmp.string());
-  }
-  std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return fail(Errc::kIo, "cannot replace " + path.string() + ": " + ec.message());
-  }
-  return {};
-}
-
-}  // namespace
-
-json Daemon::settingsJson() {
-  auto user = readUserConfig(options_.paths.config);
-  const json user_json = user ? *user : json::object();
-  const json defaults = configToJson(AgentConfig{});
-  json list = json::array();
-  const json effective = configToJson(config_.config);
-  for (const auto& [key, value] : effective.items()) {
-    if (localOnlySetting(key)) continue;  // an administrator's key, not the person's
-    const char* source = policy_.settings.contains(key)    ? "policy"
-                         : profile_settings_.contains(key) ? "profile"
-                         : user_json.contains(key)         ? "user"
-                                                           : "default";
-    list.push_back({{"key", key},
-                    {"value", value},
-                    {"locked", std::string(source) == "policy" || std::string(source) == "profile"},
-                    {"source", source},
-                    {"default", defaults.value(key, json())}});
-  }
-  json out{{"settings", list}, {"path", options_.paths.config.string()}};
-  if (!user) out["problem"] = user.error().message;
-  return out;
-}
-
-Result<json> Daemon::setSetting(const json& a) {
-  auto k = a.find("key");
-  if (k == a.end() || !k->is_string()) return fail(Errc::kInvalidInput, "set_setting needs a key");
-  const std::string key = k->get<std::string>();
-  if (!a.contains("value")) return fail(Errc::kInvalidInput, "set_setting needs a value");
-  const json& value = a["value"];
-  if (!configToJson(AgentConfig{}).contains(key) || localOnlySetting(key))
-    return fail(Errc::kInvalidInput, "'" + key + "' is not a setting that can be changed here");
-  if (policy_.settings.contains(key))
-    return fail(Errc::kInvalidInput,
-                "'" + key + "' is locked by this computer's administrator (machine policy " + policy_.source + ")");
-  if (profile_settings_.contains(key))
-    return fail(Errc::kInvalidInput, "'" + key + "' is set by your company's profile and cannot be changed here");
-  LoadedConfig checked = configFromJson(json{{key, value}});
-  if (!checked.problems.empty()) return fail(Errc::kInvalidInput, checked.problems.front());
-  auto user = readUserConfig(options_.paths.config);
-  if (!user) return std::unexpected(user.error());
-  (*user)[key] = value;
-  if (auto ok = writeUserConfig(options_.paths.config, *user); !ok) return std::unexpected(ok.error());
-  LoadedConfig loaded = configFromJson(*user);
-  loaded.source = options_.paths.config.string();
-  spdlog::info("setting {} = {} (agent.json)", key, value.dump());
-  const json ps = profile_settings_;
-  AgentConfig effective = sync_->setLocal(loaded.config);
-  config_.problems = loaded.problems;
-  config_.source = loaded.source;
-  applyConfig(effective, ps);
-  return settingsJson();
-}
-
-// Tracked time since local midnight: the time entries overlapping today, the running one up to now.
-int64_t Daemon::todayMs() {
-  const int64_t now = toUnixMs(clock_.wall());
-  std::time_t t = static_cast<std::time_t>(now / 1000);
-  std::tm tm{};
-  ::localtime_r(&t, &tm);
-  tm.tm_hour = 0;
-  tm.tm_min = 0;
-  tm.tm_sec = 0;
-  tm.tm_isdst = -1;
-  const int64_t midnight = static_cast<int64_t>(std::mktime(&tm)) * 1000;
-  sync::RecordQuery q;
-  q.kinds = {api::RecordKind::kTimeEntry};
-  q.from_ms = midnight;
-  q.to_ms = now + 1;
-  auto records = outbox_->query(q);
-  if (!records) return 0;
-  return buildReport(*records, q.from_ms, q.to_ms, now).value("tracked_ms", int64_t{0});
-}
-
-// The screenshots taken in a range, with the local thumbnail (an unchanged screen shows its earlier shot's).
-Result<json> Daemon::screenshotList(int64_t from_ms, int64_t to_ms) {
-  sync::RecordQuery q;
-  q.kinds = {api::RecordKind::kScreenshot};
-  q.from_ms = from_ms;
-  q.to_ms = to_ms;
-  auto records = outbox_->query(q);
-  if (!records) return std::unexpected(records.error());
-  const std::filesystem::path thumbs = ScreenshotTaker::thumbnailDirFor(options_.paths.state_dir / "screenshots");
-  json list = json::array();
-  for (const auto& r : *records) {
-    const bool unchanged = r.data.value("unchanged", false);
-    const std::string image_id = unchanged ? r.data.value("same_as", r.id) : r.id;
-    const std::filesystem::path thumb = thumbs / (image_id + ".jpg");
-    std::error_code ec;
-    list.push_back({{"id", r.id},
-                    {"taken_at", formatUtc(fromUnixMs(r.start_ms))},
-                    {"monitor", r.data.value("monitor", "")},
-                    {"unchanged", unchanged},
-                    {"thumbnail", std::filesystem::exists(thumb, ec) ? json(thumb.string()) : json(nullptr)}});
-  }
-  return list;
-}
-// --- end consent, settings, today ---
-
 Result<json> Daemon::handle(const protocol::Request& req) {
   const json& a = req.args;
   if (req.cmd == "status") return statusJson();
@@ -815,11 +415,11 @@ Result<json> Daemon::handle(const protocol::Request& req) {
   return fail(Errc::kInvalidInput, "unknown command '" + req.cmd + "'");
 }
 
-}  // namespace
+}  // namespace daemon_detail
 
 int runDaemon(const DaemonOptions& options, const SyncServiceOptions& sync) {
   ::umask(077);  // everything the agent writes (outbox, logs, socket, secrets) is the user's alone
-  Daemon d(options, sync);
+  daemon_detail::Daemon d(options, sync);
   return d.run();
 }
 
