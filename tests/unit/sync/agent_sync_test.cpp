@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "scripted_http_server.h"
+#include "test_util.h"
 #include "workmonitor/agent/control_client.h"
 
 namespace wm {
@@ -37,12 +38,7 @@ bool waitUntil(F f, std::chrono::milliseconds timeout) {
   return f();
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::slurp;
 
 // A server that signs in ann@example.com/pw, rotates refresh tokens (re-use revokes the family), serves a
 // profile with an ETag and stores batches.
