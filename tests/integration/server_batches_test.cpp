@@ -67,6 +67,17 @@ class ServerBatchTest : public ServerTest {
     for (const auto& x : body["results"]) out[x["id"].get<std::string>()] = x["status"].get<std::string>();
     return out;
   }
+  /// An app_usage row of company B's admin under `record`'s id, with no ledger entry: only the database can
+  /// refuse `record` when alice uploads it.
+  bool plantOtherAccountsRow(const json& record) {
+    auto c = connect();
+    return c
+        .query(
+            "insert into public.app_usage (id, company_id, user_id, started_at, app_name) "
+            "values ($1::uuid, $2::uuid, $3::uuid, now(), 'theirs')",
+            {record["id"].get<std::string>(), company_b_, admin_b_})
+        .has_value();
+  }
   /// Count of rows visible to `user` through the runtime role with their claim set.
   std::string countAs(const std::string& user, const std::string& sql) {
     auto conn = connect("workmonitor_app");
@@ -136,11 +147,7 @@ TEST_F(ServerBatchTest, ARecordTheDatabaseRefusesIsRejectedAlone) {
   const std::string at = token("alice@a.test");
   const long long t = nowMs() - 60000;
   json hostile = makeRecord("app_usage", t, t + 1, {{"app", "takeover"}});
-  auto c = connect();
-  ASSERT_TRUE(
-      c.query("insert into public.app_usage (id, company_id, user_id, started_at, app_name) "
-              "values ($1::uuid, $2::uuid, $3::uuid, now(), 'theirs')",
-              {hostile["id"].get<std::string>(), company_b_, admin_b_}));
+  ASSERT_TRUE(plantOtherAccountsRow(hostile));
   json before = makeRecord("time_entry", t, t + 1000, {{"note", "kept"}});
   json after = makeRecord("app_usage", t, t + 2, {{"app", "fine"}});
   auto r = postBatch(at, json::array({before, hostile, after}));
@@ -171,11 +178,7 @@ TEST_F(ServerBatchTest, ReferencesToATimeEntryInTheSameBatchHoldWhateverTheOrder
     json recs = json::array({idle, shot, entry});
     if (with_refused_record) {
       json hostile = makeRecord("app_usage", t, t + 1, {{"app", "takeover"}});
-      auto c = connect();
-      ASSERT_TRUE(
-          c.query("insert into public.app_usage (id, company_id, user_id, started_at, app_name) "
-                  "values ($1::uuid, $2::uuid, $3::uuid, now(), 'theirs')",
-                  {hostile["id"].get<std::string>(), company_b_, admin_b_}));
+      ASSERT_TRUE(plantOtherAccountsRow(hostile));
       recs.insert(recs.begin(), hostile);
     }
     auto r = postBatch(at, recs);
