@@ -141,6 +141,28 @@ TEST_F(ServerBatchTest, AnIdTwiceInOneBatchKeepsItsHighestRevision) {
   EXPECT_EQ(scalar("select count(*) from public.app_usage"), "2");
 }
 
+// An id the server holds as one kind, sent again as another kind (a client bug), is not acknowledged as a
+// duplicate (the agent would drop it): it is rejected with the reason, and the stored record is untouched.
+TEST_F(ServerBatchTest, AnIdReusedForAnotherKindIsRejectedNotAcknowledged) {
+  const std::string at = token("alice@a.test");
+  const long long t = nowMs() - 60000;
+  json app = makeRecord("app_usage", t, t + 500, {{"app", "vim"}});
+  ASSERT_EQ(statuses(postBatch(at, json::array({app})))[app["id"].get<std::string>()], "stored");
+  json web = makeRecord("website_usage", t, t + 500, {{"domain", "example.org"}});
+  web["id"] = app["id"];
+  json fresh = makeRecord("app_usage", t, t + 700, {{"app", "other"}});
+  auto r = postBatch(at, json::array({web, app, fresh}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto res = r.json()["results"];
+  ASSERT_EQ(res.size(), 3u);
+  EXPECT_EQ(res[0]["status"], "rejected") << res.dump();
+  EXPECT_NE(res[0].value("reason", "").find("already names a app_usage record"), std::string::npos) << res.dump();
+  EXPECT_EQ(res[1]["status"], "duplicate") << res.dump();  // the same record again is still a duplicate
+  EXPECT_EQ(res[2]["status"], "stored") << res.dump();
+  EXPECT_EQ(scalar("select count(*) from public.website_usage"), "0");
+  EXPECT_EQ(scalar("select app_name from public.app_usage where id = '" + app["id"].get<std::string>() + "'"), "vim");
+}
+
 // A record only the database can refuse (its id is a row of another account that has no ledger entry) sends
 // the batch down the per-record path: that record is rejected, the others in the batch are stored.
 TEST_F(ServerBatchTest, ARecordTheDatabaseRefusesIsRejectedAlone) {

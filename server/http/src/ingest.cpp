@@ -97,6 +97,31 @@ Result<void> upsertSets(PooledConnection& c, std::vector<Item>& items, const std
   return {};
 }
 
+// A record the ledger did not take is a duplicate only if the ledger holds that id as the same kind: an id
+// reused for another kind (a client bug) would otherwise be acknowledged and its data silently lost.
+Result<void> rejectReusedIds(PooledConnection& c, std::vector<Item>& items) {
+  std::string ids;
+  for (const auto& it : items) {
+    if (it.mapped && it.status == "duplicate") ids += (ids.empty() ? "{" : ",") + *it.mapped->params[0];
+  }
+  if (ids.empty()) return {};
+  auto r =
+      c.run("wm_ledger_kinds",
+            "select record_id::text, kind from agent.record_revisions where record_id = any($1::uuid[])", {ids + "}"});
+  if (!r) return std::unexpected(r.error());
+  std::unordered_map<std::string, std::string> kinds;
+  for (int i = 0; i < r->rows(); ++i) kinds.emplace(r->value(i, 0), r->value(i, 1));
+  for (auto& it : items) {
+    if (!it.mapped || it.status != "duplicate") continue;
+    auto k = kinds.find(lowered(*it.mapped->params[0]));
+    if (k != kinds.end() && k->second != *it.mapped->params[3]) {
+      it.status = "rejected";
+      it.reason = "id_conflict: this id already names a " + k->second + " record";
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Reply Service::batches(const HttpRequest& req) {
@@ -194,6 +219,7 @@ Reply Service::batches(const HttpRequest& req) {
         it.status = r->asInt(0, 0) > 0 ? "stored" : "duplicate";
       }
     }
+    if (auto k = rejectReusedIds(c, items); !k) return std::unexpected(dbError(k.error(), "batches"));
     if (auto cm = commit(c); !cm) return std::unexpected(dbError(cm.error(), "batches"));
     break;
   }
