@@ -624,6 +624,77 @@ as $$
   where lower(u.email) = lower(p_email)
 $$;
 
+-- A sign-in's outcome for an account that exists, called by the server once the password is checked: a
+-- success clears the count; the p_max-th failure within p_window_s seconds locks the account for p_window_s
+-- seconds (login_lookup reports it). Kept here, not in the server's memory, so a restart or a second server
+-- does not reset it. Returns locked_until.
+create or replace function auth.note_login(p_user_id uuid, p_ok boolean, p_max integer, p_window_s integer)
+returns timestamptz
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  result timestamptz;
+begin
+  if p_ok then
+    update auth.credentials c set failed_attempts = 0, locked_until = null
+    where c.user_id = p_user_id and (c.failed_attempts <> 0 or c.locked_until is not null);
+    return null;
+  end if;
+  update auth.credentials c set
+    failed_attempts = case
+      when c.updated_at < now() - make_interval(secs => p_window_s) then 1 else c.failed_attempts + 1 end,
+    updated_at = now()
+  where c.user_id = p_user_id;
+  update auth.credentials c set failed_attempts = 0, locked_until = now() + make_interval(secs => p_window_s)
+  where c.user_id = p_user_id and c.failed_attempts >= p_max;
+  select c.locked_until into result from auth.credentials c where c.user_id = p_user_id;
+  return result;
+end
+$$;
+
+-- Self-service sign-up (POST /auth/signup, when the server's SIGNUP setting allows it): a new company with
+-- the person signing up as its admin. The runtime role cannot do this under RLS (a company's first admin has
+-- no claim to insert with), so this one step runs as the owner. With p_first_only it works only while the
+-- database has no company: the first start of a self-hosted install. One sign-up at a time, so "no company
+-- yet" and "address free" are decided together with the inserts. Outcome: created, email_taken or closed.
+create or replace function auth.signup(p_email text, p_full_name text, p_company_name text, p_password_hash text,
+                                       p_first_only boolean)
+returns table (outcome text, user_id uuid, company_id uuid)
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_company uuid;
+  v_user uuid;
+begin
+  if coalesce(p_email, '') !~ '^[^@\s]+@[^@\s]+$' or length(p_email) > 254
+     or coalesce(btrim(p_full_name), '') = '' or coalesce(btrim(p_company_name), '') = ''
+     or coalesce(p_password_hash, '') !~ '^\$2[aby]\$[0-9]{2}\$' then
+    raise exception 'auth.signup: invalid arguments' using errcode = '22023';
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('workmonitor.auth.signup', 0));
+  if p_first_only and exists (select from public.companies) then
+    return query select 'closed'::text, null::uuid, null::uuid;
+    return;
+  end if;
+  if exists (select from public.users u where lower(u.email) = lower(p_email)) then
+    return query select 'email_taken'::text, null::uuid, null::uuid;
+    return;
+  end if;
+  insert into public.companies (name) values (btrim(p_company_name)) returning id into v_company;
+  insert into public.users (company_id, email, full_name, role)
+  values (v_company, lower(p_email), btrim(p_full_name), 'admin') returning id into v_user;
+  insert into auth.credentials (user_id, password_hash) values (v_user, p_password_hash);
+  return query select 'created'::text, v_user, v_company;
+end
+$$;
+
+-- The newest applied migration, for the server's /readyz (the runtime role cannot read meta).
+create or replace function auth.schema_version() returns text
+language sql stable security definer set search_path = ''
+as $$
+  select coalesce(max(m.version), '') from meta.schema_migrations m
+$$;
+
 create table if not exists agent.config_profiles (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,

@@ -71,9 +71,14 @@ int runVerify(const std::string& db) {
 }
 
 int runServe(const std::string& db, const std::string& listen, const std::string& shots, const std::string& dir,
-             int threads) {
+             int threads, const std::string& signup) {
   auto config = wm::server::http::configFromEnv([](const char* n) { return std::getenv(n); });
   if (!config) return report(config.error());
+  if (!signup.empty()) {
+    auto mode = wm::server::http::parseSignup(signup);
+    if (!mode) return report(mode.error());
+    config->signup = *mode;
+  }
   if (config->database.empty()) config->database = db;
   if (auto l = wm::server::http::parseListen(listen, *config); !l) return report(l.error());
   config->screenshot_dir = shots;
@@ -123,6 +128,12 @@ int main(int argc, char** argv) {
   serve->add_option("--migrations-dir", dir,
                     "Migration files, for /readyz (default: $WM_MIGRATIONS_DIR or ./migrations)");
   serve->add_option("--threads", threads, "I/O and request threads (default 4)")->check(CLI::Range(1, 64));
+  std::string signup;
+  serve
+      ->add_option("--signup", signup,
+                   "POST /auth/signup: disabled (default), first (only while there is no company yet) or open "
+                   "(anyone may create a company); overrides $SIGNUP")
+      ->check(CLI::IsMember({"disabled", "first", "open"}));
 
   auto* admin = app.add_subcommand("admin", "Bootstrap a self-hosted install (run as the database owner)");
   admin->require_subcommand(1);
@@ -150,7 +161,7 @@ int main(int argc, char** argv) {
   enrol->add_option("--ttl-hours", ttl_hours, "Hours until it expires (default 72)");
 
   CLI11_PARSE(app, argc, argv);
-  if (serve->parsed()) return runServe(db, listen, shots, dir, threads);
+  if (serve->parsed()) return runServe(db, listen, shots, dir, threads, signup);
   if (company->parsed()) return wm::server::app::adminCreateCompany(db, company_name);
   if (user->parsed()) return wm::server::app::adminCreateUser(db, new_user);
   if (enrol->parsed()) return wm::server::app::adminEnrollmentToken(db, enrol_company, enrol_user, uses, ttl_hours);

@@ -1,6 +1,10 @@
 // Auth through the real HTTP server: login, rate limit, refresh rotation and re-use, token forgeries.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+#include <vector>
+
 #include "server_test_env.h"
 #include "workmonitor/server/http/crypto.h"
 #include "workmonitor/server/http/jwt.h"
@@ -158,6 +162,117 @@ TEST_F(ServerAuthTest, SignupIsDisabledWithAClearError) {
   auto r = call("POST", "/auth/signup", json{{"email", "x@y.z"}, {"password", "p"}, {"full_name", "X"}}.dump());
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(r.errorCode(), "signup_disabled");
+  EXPECT_EQ(scalar("select count(*) from public.companies"), "2");
+}
+
+class ServerSignupTest : public ServerAuthTest {
+ protected:
+  void startWith(h::ServerConfig::Signup mode) {
+    auto c = config();
+    c.signup = mode;
+    c.bcrypt_cost = 4;
+    startServer(c);
+  }
+  HttpReply signup(const std::string& email, const std::string& password = kPassword,
+                   const std::string& company = "Founded Ltd", const std::string& name = "Fay Founder") {
+    return call("POST", "/auth/signup",
+                json{{"email", email}, {"password", password}, {"full_name", name}, {"company_name", company}}.dump());
+  }
+};
+
+TEST_F(ServerSignupTest, OpenSignupFoundsACompanyWithItsAdmin) {
+  startWith(h::ServerConfig::Signup::kOpen);
+  auto r = signup("Fay@Founded.test");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto j = r.json();
+  const std::string company = j["user"]["company_id"];
+  const std::string user = j["user"]["user_id"];
+  EXPECT_EQ(j["user"]["role"], "admin");
+  EXPECT_EQ(j["user"]["email"], "fay@founded.test");
+  EXPECT_NE(company, company_a_);
+  EXPECT_NE(company, company_b_);
+  EXPECT_EQ(scalar("select name from public.companies where id = '" + company + "'"), "Founded Ltd");
+  EXPECT_EQ(scalar("select left(password_hash, 4) from auth.credentials where user_id = '" + user + "'"), "$2b$");
+  // The tokens work, the password signs in, and the new admin sees their company only.
+  EXPECT_EQ(meStatus(j["access_token"]), 200);
+  EXPECT_EQ(refresh(j["refresh_token"]).status, 200);
+  auto again = login("fay@founded.test");
+  ASSERT_EQ(again.status, 200) << again.body;
+  auto seen = call("GET", "/api/v1/agent/projects", "", bearer(again.json()["access_token"]));
+  ASSERT_EQ(seen.status, 200) << seen.body;
+  EXPECT_EQ(seen.json()["projects"].size(), 0u) << seen.body;
+  // The address is taken now, whatever its case; nothing more is created.
+  auto twice = signup("FAY@founded.test", "another password", "Second Ltd");
+  EXPECT_EQ(twice.status, 409);
+  EXPECT_EQ(twice.errorCode(), "email_taken");
+  EXPECT_EQ(signup("admin@a.test").errorCode(), "email_taken");
+  EXPECT_EQ(scalar("select count(*) from public.companies"), "3");
+}
+
+TEST_F(ServerSignupTest, BadSignupsAreRefusedAndCreateNothing) {
+  startWith(h::ServerConfig::Signup::kOpen);
+  EXPECT_EQ(signup("new@x.test", "short").errorCode(), "weak_password");
+  EXPECT_EQ(signup("new@x.test", std::string(73, 'p')).errorCode(), "weak_password");  // bcrypt would cut it
+  EXPECT_EQ(signup("not an address").errorCode(), "invalid_request");
+  EXPECT_EQ(signup("a@b@c").errorCode(), "invalid_request");
+  EXPECT_EQ(signup("new@x.test", kPassword, "   ").errorCode(), "invalid_request");
+  EXPECT_EQ(signup("new@x.test", kPassword, "Co", "").errorCode(), "invalid_request");
+  EXPECT_EQ(signup("new@x.test", kPassword, std::string(201, 'c')).status, 400);
+  EXPECT_EQ(call("POST", "/auth/signup", "{\"email\": [1]}").status, 400);
+  EXPECT_EQ(call("POST", "/auth/signup", "not json").status, 400);
+  EXPECT_EQ(scalar("select count(*) from public.companies"), "2");
+  EXPECT_EQ(scalar("select count(*) from public.users where email = 'new@x.test'"), "0");
+}
+
+TEST_F(ServerSignupTest, SignupsAreRateLimitedPerAddress) {
+  startWith(h::ServerConfig::Signup::kOpen);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(signup("f" + std::to_string(i) + "@x.test", kPassword, "Co " + std::to_string(i)).status, 201);
+  }
+  auto r = signup("f9@x.test");
+  EXPECT_EQ(r.status, 429);
+  EXPECT_GT(std::stoi(r.headers["retry-after"]), 0);
+  EXPECT_EQ(scalar("select count(*) from public.companies"), "7");
+}
+
+TEST_F(ServerSignupTest, FirstModeTakesOnlyTheFirstCompanyEvenWhenRacing) {
+  startWith(h::ServerConfig::Signup::kFirst);
+  auto closed = signup("late@x.test");
+  EXPECT_EQ(closed.status, 403);
+  EXPECT_EQ(closed.errorCode(), "signup_closed");
+  // A fresh install: no company yet. Four people sign up at once; one company comes of it.
+  scalar("delete from public.companies");
+  std::vector<std::thread> racers;
+  std::vector<int> statuses(4);
+  for (int i = 0; i < 4; ++i) {
+    racers.emplace_back([&, i] {
+      statuses[i] = signup("first" + std::to_string(i) + "@x.test", kPassword, "Co " + std::to_string(i)).status;
+    });
+  }
+  for (auto& t : racers) t.join();
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201), 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 403), 3);
+  EXPECT_EQ(scalar("select count(*) from public.companies"), "1");
+  EXPECT_EQ(scalar("select count(*) from public.users where role = 'admin'"), "1");
+}
+
+TEST_F(ServerAuthTest, AccountLockSurvivesARestartOfTheServer) {
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(login("alice@a.test", "wrong").status, 401);
+  EXPECT_NE(scalar("select locked_until is not null from auth.credentials where user_id = '" + user_a_ + "'"), "f");
+  startServer(config());  // the in-memory throttle starts empty; the lock is in the database
+  auto r = login("alice@a.test");
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.errorCode(), "rate_limited");
+  EXPECT_GT(std::stoi(r.headers["retry-after"]), 200);
+  // Once the lock has passed, the right password signs in and clears the count.
+  scalar("update auth.credentials set locked_until = now() - interval '1 second' where user_id = '" + user_a_ + "'");
+  EXPECT_EQ(login("alice@a.test", "wrong").status, 401);
+  EXPECT_EQ(scalar("select failed_attempts from auth.credentials where user_id = '" + user_a_ + "'"), "1");
+  EXPECT_EQ(login("alice@a.test").status, 200);
+  EXPECT_EQ(scalar("select failed_attempts::text || coalesce(locked_until::text, '-') from auth.credentials "
+                   "where user_id = '" +
+                   user_a_ + "'"),
+            "0-");
 }
 
 }  // namespace

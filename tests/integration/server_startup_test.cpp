@@ -1,6 +1,9 @@
 // The workmonitor-server binary: refusals to start, the admin bootstrap commands, enrolment, profile, projects.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "server_test_env.h"
 
 namespace wm::test {
@@ -33,7 +36,42 @@ TEST_F(ServerStartupTest, RefusesUnsafeConfigurations) {
   const std::string owner = "DATABASE_URL=\"" + cluster_->conninfo(db_, "workmonitor_owner") + "\"";
   EXPECT_EQ(serve(owner + " JWT_SECRET=" + kTestSecret, out), 2) << out;
   EXPECT_NE(out.find("BYPASSRLS"), std::string::npos) << out;
+  EXPECT_NE(serve(appDb() + " JWT_SECRET=" + kTestSecret + " SIGNUP=yes", out), 0) << out;
+  EXPECT_NE(out.find("SIGNUP must be disabled, first or open"), std::string::npos) << out;
   EXPECT_EQ(out.find(kTestSecret), std::string::npos) << "the secret must never be printed";
+}
+
+TEST_F(ServerStartupTest, ReadyzComparesTheDatabaseWithTheMigrationFiles) {
+  // The fixture applied the files with psql (the report's way): no ledger, so nothing to compare.
+  auto r = call("GET", "/readyz");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["migrations"], "unrecorded");
+  // As `workmonitor-server migrate` records them (the ledger is the owner's; the server reads it through
+  // auth.schema_version()).
+  for (const auto& f : std::filesystem::directory_iterator(migrationsDir())) {
+    const std::string name = f.path().filename().string();
+    if (f.path().extension() == ".sql")
+      scalar("insert into meta.schema_migrations (version, name, checksum) values ('" + name.substr(0, 14) + "', '" +
+             name + "', 'x')");
+  }
+  r = call("GET", "/readyz");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["migrations"], "current");
+  EXPECT_EQ(r.json()["schema_version"], "20260102133909");
+  // A server given one more migration file than the database has applied is not ready.
+  const auto dir = cluster_->socketDir() / "newer-migrations";
+  std::filesystem::create_directories(dir);
+  for (const auto& f : std::filesystem::directory_iterator(migrationsDir())) {
+    if (f.path().extension() == ".sql") std::filesystem::copy_file(f.path(), dir / f.path().filename());
+  }
+  std::ofstream(dir / "29990101000000_future_change.sql") << "select 1;\n";
+  auto c = config();
+  c.migrations_dir = dir;
+  startServer(c);
+  r = call("GET", "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("migrations pending"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("29990101000000"), std::string::npos) << r.body;
 }
 
 TEST_F(ServerStartupTest, AdminBootstrapEnrolProfileProjects) {

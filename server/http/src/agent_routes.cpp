@@ -192,30 +192,23 @@ Reply Service::screenshot(const HttpRequest& req, const std::string& id) {
 Reply Service::ready() {
   auto lease = beginWithClaims(TxClaims{"", ""});
   if (!lease) return apiFail(503, "not_ready", "the database is unavailable", 5);
-  // The runtime role reads the migration ledger only if the deployment granted it (see the report's gaps).
-  // Two statements: a query naming the table fails its permission check even in an unexecuted branch.
-  auto can = (*lease)->run("wm_ready_priv",
-                           "select coalesce(has_schema_privilege('meta', 'usage') and "
-                           "has_table_privilege('meta.schema_migrations', 'select'), false)",
-                           {});
-  if (!can) return apiFail(503, "not_ready", "the database is unavailable", 5);
-  std::optional<db::QueryResult> r;
-  if (can->value(0, 0) == "t") {
-    auto v = (*lease)->run("wm_ready_version", "select coalesce(max(version), '') from meta.schema_migrations", {});
-    if (!v) return apiFail(503, "not_ready", "the database is unavailable", 5);
-    r = std::move(*v);
-  }
+  // The runtime role cannot read meta.schema_migrations; auth.schema_version() tells it the newest version.
+  auto v = (*lease)->run("wm_ready_version", "select auth.schema_version()", {});
+  if (!v) return apiFail(503, "not_ready", "the database is unavailable or not migrated", 5);
   (void)commit(**lease);
-  nlohmann::json out{{"database", "ok"}};
-  if (r) {
-    const std::string latest = latestMigrationVersion(config_.migrations_dir);
-    if (!latest.empty() && std::string(r->value(0, 0)) != latest) {
-      return apiFail(503, "not_ready",
-                     "migrations pending: database at " + std::string(r->value(0, 0)) + ", files at " + latest, 5);
-    }
-    out["migrations"] = "current";
+  const std::string applied(v->value(0, 0));
+  const std::string latest = latestMigrationVersion(config_.migrations_dir);
+  nlohmann::json out{{"database", "ok"}, {"schema_version", applied}};
+  if (latest.empty()) {
+    out["migrations"] = "unchecked";  // no migration files where the server was told to look
+  } else if (applied.empty()) {
+    // An empty ledger: the schema was applied with psql (the report's §6 way), not `workmonitor-server migrate`.
+    out["migrations"] = "unrecorded";
+  } else if (applied < latest) {
+    return apiFail(503, "not_ready", "migrations pending: database at " + applied + ", files at " + latest, 5);
   } else {
-    out["migrations"] = "unchecked";
+    // Newer than the files is fine: a server older than the database (rolling upgrade) still serves.
+    out["migrations"] = "current";
   }
   return jsonResponse(200, out);
 }

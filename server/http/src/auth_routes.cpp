@@ -1,6 +1,8 @@
 // POST /auth/signup|login|refresh|logout and GET /auth/me (HTTP_API.md "Auth").
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <regex>
 
 #include "routes.h"
@@ -62,14 +64,87 @@ Result<void> commit(PooledConnection& c) {
   return {};
 }
 
-Reply Service::signup(const HttpRequest& req) {
+namespace {
+
+// The address shape the database function also checks: something@something, no spaces, ≤ 254 bytes.
+bool plausibleEmail(std::string_view e) {
+  const size_t at = e.find('@');
+  return e.size() <= 254 && at != std::string_view::npos && at > 0 && at + 1 < e.size() &&
+         e.find('@', at + 1) == std::string_view::npos &&
+         std::none_of(e.begin(), e.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
+}
+
+bool blank(const std::string* s) {
+  return s == nullptr ||
+         std::all_of(s->begin(), s->end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
+}
+
+}  // namespace
+
+Reply Service::signup(const HttpRequest& req, const std::string& peer) {
+  if (config_.signup == ServerConfig::Signup::kDisabled) {
+    return apiFail(403, "signup_disabled",
+                   "self-service sign-up is disabled on this server; ask an administrator "
+                   "(workmonitor-server admin create-user)");
+  }
   auto body = jsonBody(req);
   if (!body) return std::unexpected(body.error());
-  // The runtime role may not create companies or credentials (migrations/README.md: grants), by design:
-  // accounts of a self-hosted install come from `workmonitor-server admin create-user`.
-  return apiFail(403, "signup_disabled",
-                 "self-service sign-up is disabled on this server; ask an administrator "
-                 "(workmonitor-server admin create-user)");
+  const std::string* email = stringField(*body, "email", 254);
+  const std::string* password = stringField(*body, "password", 1024);
+  const std::string* full_name = stringField(*body, "full_name", 200);
+  const std::string* company = stringField(*body, "company_name", 200);
+  if (email == nullptr || !plausibleEmail(*email)) {
+    return apiFail(400, "invalid_request", "email must be an address (name@domain, at most 254 characters)");
+  }
+  // bcrypt reads 72 bytes; a longer password would be cut silently, so it is refused instead.
+  if (password == nullptr || password->size() < 8 || password->size() > 72) {
+    return apiFail(400, "weak_password", "the password must have 8 to 72 bytes");
+  }
+  if (blank(full_name)) return apiFail(400, "invalid_request", "full_name is required (at most 200 characters)");
+  // Joining an existing company is the admin's step (admin create-user); sign-up founds a new one.
+  if (blank(company)) return apiFail(400, "invalid_request", "company_name is required (at most 200 characters)");
+  if (int wait = signup_limiter_.hit(peer); wait > 0) {
+    return apiFail(429, "rate_limited", "too many sign-ups from this address", wait);
+  }
+  // Hashed before a database connection is taken: bcrypt's ~250 ms would hold it otherwise.
+  auto hash = bcryptHash(*password, config_.bcrypt_cost);
+  if (!hash) return apiFail(500, "internal", "could not hash the password");
+
+  auto lease = beginWithClaims(TxClaims{"", ""});
+  if (!lease) return std::unexpected(dbError(lease.error(), "signup"));
+  auto& c = **lease;
+  auto r = c.run("wm_signup", "select outcome, user_id, company_id from auth.signup($1, $2, $3, $4, $5)",
+                 {lowerAscii(*email), *full_name, *company, *hash,
+                  config_.signup == ServerConfig::Signup::kFirst ? "true" : "false"});
+  if (!r) return std::unexpected(dbError(r.error(), "signup"));
+  const std::string outcome = r->rows() == 1 ? std::string(r->value(0, 0)) : "";
+  if (outcome == "closed") {
+    (void)commit(c);
+    return apiFail(403, "signup_closed",
+                   "this server takes a sign-up only for its first company, and it has one; ask its administrator");
+  }
+  if (outcome == "email_taken") {
+    (void)commit(c);
+    return apiFail(409, "email_taken", "an account with this email exists; sign in instead");
+  }
+  if (outcome != "created") return apiFail(500, "internal", "sign-up failed");
+  const std::string user_id(r->value(0, 1));
+  // The new admin is the acting user from here on: their row, their first tokens, under RLS.
+  if (auto s = setClaims(c, TxClaims{user_id, nlohmann::json{{"sub", user_id}}.dump()}); !s) {
+    return std::unexpected(dbError(s.error(), "signup"));
+  }
+  auto u = c.run("wm_user_by_id", kUserById, {user_id});
+  if (!u) return std::unexpected(dbError(u.error(), "signup"));
+  if (u->rows() != 1) return apiFail(500, "internal", "sign-up failed");
+  nlohmann::json user = userJson(*u, 0);
+  if (auto claimed = setClaims(c, userClaims(user)); !claimed)
+    return std::unexpected(dbError(claimed.error(), "signup"));
+  auto tokens = issueTokens(c, user, "", std::nullopt);
+  if (!tokens) return std::unexpected(tokens.error());
+  if (auto cm = commit(c); !cm) return std::unexpected(dbError(cm.error(), "signup"));
+  tokens->erase("_refresh_id");
+  spdlog::info("signup: company {} created with admin {}", std::string(r->value(0, 2)), user_id);
+  return jsonResponse(201, *tokens);
 }
 
 Reply Service::login(const HttpRequest& req, const std::string& peer) {
@@ -93,11 +168,17 @@ Reply Service::login(const HttpRequest& req, const std::string& peer) {
     auto lease = beginWithClaims(TxClaims{"", ""});
     if (!lease) return std::unexpected(dbError(lease.error(), "login"));
     auto r = (*lease)->run("wm_login_lookup",
-                           "select user_id, status, password_hash, coalesce(locked_until > now(), false) "
+                           "select user_id, status, password_hash, "
+                           "coalesce(ceil(extract(epoch from locked_until - now())), 0)::int "
                            "from auth.login_lookup($1)",
                            {account});
     if (!r) return std::unexpected(dbError(r.error(), "login"));
-    if (r->rows() == 1 && r->value(0, 3) == "f") {
+    // Locked by earlier failures (auth.note_login): told like the in-memory throttle, before any bcrypt work.
+    if (const long long locked_s = r->rows() == 1 ? r->asInt(0, 3) : 0; locked_s > 0) {
+      (void)commit(**lease);
+      return apiFail(429, "rate_limited", "too many sign-in attempts for this account", static_cast<int>(locked_s));
+    }
+    if (r->rows() == 1) {
       user_id = std::string(r->value(0, 0));
       status = std::string(r->value(0, 1));
       hash = std::string(r->value(0, 2));
@@ -112,6 +193,19 @@ Reply Service::login(const HttpRequest& req, const std::string& peer) {
     std::call_once(dummy_once_, [&] { dummy_hash_ = bcryptHash("not a password", 12).value_or(""); });
     (void)bcryptVerify(*password, dummy_hash_);  // same work as for a real account
   }
+  const auto noteLogin = [&](PooledConnection& c, bool success) {
+    return c.run("wm_note_login", "select auth.note_login($1::uuid, $2::boolean, $3::int, $4::int)",
+                 {*user_id, success ? "true" : "false", std::to_string(config_.login_attempts_per_account),
+                  std::to_string(config_.login_window.count())});
+  };
+  if (!ok && user_id) {
+    // Counted in the database, so a restarted or second server keeps the count (and the lock).
+    auto lease = beginWithClaims(TxClaims{"", ""});
+    if (!lease) return std::unexpected(dbError(lease.error(), "login"));
+    auto n = noteLogin(**lease, false);
+    if (!n) return std::unexpected(dbError(n.error(), "login"));
+    if (auto c = commit(**lease); !c) return std::unexpected(dbError(c.error(), "login"));
+  }
   if (!ok || status != "active") return apiFail(401, "invalid_credentials", "wrong email or password");
 
   auto lease = beginWithClaims(TxClaims{*user_id, nlohmann::json{{"sub", *user_id}}.dump()});
@@ -120,6 +214,7 @@ Reply Service::login(const HttpRequest& req, const std::string& peer) {
   if (!u) return std::unexpected(dbError(u.error(), "login"));
   if (u->rows() != 1) return apiFail(401, "invalid_credentials", "wrong email or password");
   nlohmann::json user = userJson(*u, 0);
+  if (auto n = noteLogin(**lease, true); !n) return std::unexpected(dbError(n.error(), "login"));
   auto claimed = setClaims(**lease, userClaims(user));
   if (!claimed) return std::unexpected(dbError(claimed.error(), "login"));
   std::optional<std::string> device;

@@ -76,7 +76,19 @@ Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>
     c.refresh_lifetime = std::chrono::hours(24 * *n);
   }
   c.backend_url = get("BACKEND_URL");
+  if (const std::string v = get("SIGNUP"); !v.empty()) {
+    auto mode = parseSignup(v);
+    if (!mode) return std::unexpected(mode.error());
+    c.signup = *mode;
+  }
   return c;
+}
+
+Result<ServerConfig::Signup> parseSignup(std::string_view text) {
+  if (text == "disabled") return ServerConfig::Signup::kDisabled;
+  if (text == "first") return ServerConfig::Signup::kFirst;
+  if (text == "open") return ServerConfig::Signup::kOpen;
+  return fail(Errc::kInvalidInput, "SIGNUP must be disabled, first or open (got " + std::string(text) + ")");
 }
 
 Result<void> checkSecrets(const ServerConfig& c) {

@@ -50,7 +50,8 @@ Service::Service(ServerConfig config)
             config_.transaction_pooling),
       jwt_(config_.jwt_secret, config_.clock_skew),
       account_limiter_(config_.login_attempts_per_account, config_.login_window),
-      address_limiter_(config_.login_attempts_per_address, config_.login_window) {}
+      address_limiter_(config_.login_attempts_per_address, config_.login_window),
+      signup_limiter_(5, std::chrono::hours(1)) {}
 
 long long Service::now() const {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -227,7 +228,7 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
         return r;
       }
       case Id::kSignup:
-        return signup(req);
+        return signup(req, peer);
       case Id::kLogin:
         return login(req, peer);
       case Id::kRefresh:

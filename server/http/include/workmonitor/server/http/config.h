@@ -40,7 +40,16 @@ struct ServerConfig {
   int login_attempts_per_account = 10;
   int login_attempts_per_address = 50;
   std::chrono::seconds login_window{300};
+  /// POST /auth/signup (SIGNUP, --signup): kDisabled (default; accounts come from `admin create-user`),
+  /// kFirst (only while the database has no company: the first start of a self-hosted install), kOpen
+  /// (anyone may create a new company with themselves as its admin).
+  enum class Signup { kDisabled, kFirst, kOpen };
+  Signup signup = Signup::kDisabled;
+  int bcrypt_cost = 12;
 };
+
+/// "disabled" | "first" | "open".
+Result<ServerConfig::Signup> parseSignup(std::string_view text);
 
 /// Reads DATABASE_URL (or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD), DB_POOL_SIZE, JWT_SECRET,
 /// JWT_ALGORITHM, JWT_EXPIRATION_HOURS, JWT_REFRESH_EXPIRATION_DAYS, BACKEND_URL through `env`.

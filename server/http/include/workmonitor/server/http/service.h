@@ -84,7 +84,7 @@ class Service {
   Reply route(const HttpRequest& req, const std::string& peer, std::string& route_name);
 
   // auth_routes.cpp
-  Reply signup(const HttpRequest& req);
+  Reply signup(const HttpRequest& req, const std::string& peer);
   Reply login(const HttpRequest& req, const std::string& peer);
   Reply refresh(const HttpRequest& req);
   Reply logout(const HttpRequest& req);
@@ -104,6 +104,7 @@ class Service {
   Metrics metrics_;
   RateLimiter account_limiter_;
   RateLimiter address_limiter_;
+  RateLimiter signup_limiter_;  // sign-ups per client address
   std::once_flag dummy_once_;
   std::string dummy_hash_;  // verified against when the account does not exist, so timing does not tell
 };
