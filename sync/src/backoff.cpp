@@ -18,8 +18,10 @@ Millis Backoff::ceiling() const {
   return Millis(std::min(ceiling, cap_.count()));
 }
 
-Millis Backoff::next() {
-  const Millis top = ceiling();
+Millis Backoff::next() { return next(cap_); }
+
+Millis Backoff::next(Millis cap) {
+  const Millis top = std::min(ceiling(), std::max(Millis(0), cap));
   if (failures_ < 64) ++failures_;
   std::uniform_int_distribution<int64_t> dist(0, top.count());
   return Millis(dist(rng_));

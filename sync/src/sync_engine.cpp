@@ -388,7 +388,8 @@ void SyncEngine::onFailure(const ApiError& e) {
     next_attempt_ = clock_.mono() + options_.poll_interval;
     return;
   }
-  const Millis jitter = backoff_.next();  // counts the failure even when the server chose the wait
+  // Counts the failure even when the server chose the wait.
+  const Millis jitter = e.kind == ApiErrc::kOffline ? backoff_.next(options_.offline_backoff_cap) : backoff_.next();
   Millis wait = jitter;
   if (e.retry_after) wait = std::clamp(*e.retry_after, Millis(0), options_.retry_after_cap);
   next_attempt_ = clock_.mono() + wait;

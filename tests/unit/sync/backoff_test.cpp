@@ -21,6 +21,17 @@ TEST(Backoff, FullJitterStaysWithinTheDoublingCeilingAndTheCap) {
   EXPECT_EQ(b.ceiling().count(), 100);
 }
 
+TEST(Backoff, ALowerCapForOneDrawStillCountsTheFailure) {
+  Backoff b(Millis(1000), Millis(300000), 3);
+  for (int i = 0; i < 20; ++i) {
+    const Millis d = b.next(Millis(60000));
+    ASSERT_LE(d.count(), std::min<int64_t>(60000, 1000LL << std::min(i, 20)));
+  }
+  EXPECT_EQ(b.failures(), 20);
+  EXPECT_EQ(b.ceiling().count(), 300000);  // the own cap is unchanged for replies that ask for time
+  EXPECT_EQ(b.next(Millis(0)).count(), 0);
+}
+
 TEST(Backoff, ManyFailuresNeverOverflow) {
   Backoff b(Millis(1000), Millis(300000), 1);
   for (int i = 0; i < 1000; ++i) {

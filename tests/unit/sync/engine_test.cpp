@@ -290,6 +290,39 @@ TEST_F(EngineTest, FailuresBackOffWithJitterAndRetryTheSameBatchWithTheSameKey) 
   EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 1u);
 }
 
+// An unreachable server is tried again within offline_backoff_cap however long it has been down (the data
+// should follow the network within a minute of its return); a server that answers "not now" gets the long cap.
+TEST_F(EngineTest, AnUnreachableServerIsRetriedUnderTheShorterCap) {
+  creds_.value = "r1";
+  put(3);
+  bool reachable = false;
+  server([&](const HttpRequest&) -> HttpResult {
+    if (!reachable) return std::unexpected(TransportError{NetError::kConnect, "connection refused"});
+    return reply(503, R"({"error":{"code":"unavailable","message":"busy"}})");
+  });
+  SyncOptions o;
+  o.offline_backoff_cap = Millis(5000);
+  auto e = engine(o);  // backoff_cap 60 s
+  Millis longest_offline{0}, longest_busy{0};
+  for (int i = 0; i < 30; ++i) {
+    const Millis wait = e->runOnce();
+    longest_offline = std::max(longest_offline, wait);
+    clock_.advance(wait);
+  }
+  EXPECT_LE(longest_offline.count(), 5000);
+  EXPECT_GT(longest_offline.count(), 2500) << "the waits still spread up to the cap";
+  reachable = true;
+  for (int i = 0; i < 30; ++i) {
+    const Millis wait = e->runOnce();
+    EXPECT_TRUE(e->status().online);
+    longest_busy = std::max(longest_busy, wait);
+    clock_.advance(wait);
+  }
+  EXPECT_LE(longest_busy.count(), 60000);
+  EXPECT_GT(longest_busy.count(), 5000) << "a server asking for time gets the long cap";
+  EXPECT_EQ(pendingCount(), 3);
+}
+
 TEST_F(EngineTest, RetryAfterIsHonouredInSecondsAndAsADate) {
   creds_.value = "r1";
   put(1);

@@ -17,6 +17,8 @@ class Backoff {
   Backoff(Millis base, Millis cap, uint64_t seed);
   /// The wait before the next attempt; counts one more failure.
   Millis next();
+  /// The same, drawn under a lower cap when `cap` is below this backoff's own.
+  Millis next(Millis cap);
   /// The ceiling the next wait is drawn under: min(cap, base * 2^failures).
   Millis ceiling() const;
   void reset() { failures_ = 0; }

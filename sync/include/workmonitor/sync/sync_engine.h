@@ -43,6 +43,10 @@ struct SyncOptions {
   int batch_gzip_level = 3;
   Millis backoff_base{2'000};
   Millis backoff_cap{300'000};
+  /// The cap while the server cannot be reached at all (no connection, reset, timeout, DNS): the attempt
+  /// costs the server nothing, and data should arrive within a minute of the network coming back, not five.
+  /// Replies that ask for time (5xx, 429, Retry-After) keep backoff_cap.
+  Millis offline_backoff_cap{60'000};
   Millis retry_after_cap{3'600'000};  // a Retry-After beyond this is taken as this
   Millis poll_interval{15'000};       // how often to look for new records when the queue was empty
   Millis profile_interval{300'000};
