@@ -15,6 +15,13 @@ for pkg in "${want[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
+# Run as root, the tests and the main job start PostgreSQL as an unprivileged user, which must be able to
+# reach its programs under /. A root directory closed to others (0700: seen in chroots made with mktemp -d,
+# never on an installed system) stops it with "permission denied"; open it for traversal only (o+x).
+if [[ $(id -u) -eq 0 ]] && (( (8#$(stat -c %a /) & 1) == 0 )); then
+  echo "deps: / is not searchable by other users ($(stat -c %A /)); adding o+x so PostgreSQL can run" >&2
+  chmod o+x /
+fi
 ((${#missing[@]} == 0)) && exit 0
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then
