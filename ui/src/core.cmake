@@ -5,6 +5,7 @@ target_sources(wm_tray_ui PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/tray_app.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sign_in_dialog.cpp
   ${CMAKE_CURRENT_LIST_DIR}/window_report.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/memory_release.cpp
 )
 # The wire format and paths only (not the agent's runtime); wm_platform for autostart (a static library:
 # only autostart's object is pulled in).

@@ -9,6 +9,7 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include "dialogs/widget_util.h"
 #include "json_fields.h"
 
 namespace wm::tray {
@@ -76,7 +77,7 @@ SignInDialog::SignInDialog(AgentApi& api, QWidget* parent) : QDialog(parent), ap
   error_ = new QLabel;
   error_->setObjectName("error");
   error_->setWordWrap(true);
-  error_->setStyleSheet("color: #b00020");
+  setTextColor(error_, QColor(0xb0, 0x00, 0x20));
   error_->hide();
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Cancel);
   submit_ = buttons->addButton("Sign in", QDialogButtonBox::AcceptRole);

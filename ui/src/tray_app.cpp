@@ -9,6 +9,7 @@
 
 #include "agent_link.h"
 #include "json_fields.h"
+#include "memory_release.h"
 #include "sign_in_dialog.h"
 #include "workmonitor/platform/autostart.h"
 
@@ -335,6 +336,7 @@ void TrayApp::signIn() {
   if (!sign_in_) {
     sign_in_ = new SignInDialog(api_);
     sign_in_->setAttribute(Qt::WA_DeleteOnClose);
+    releaseMemoryAfter(sign_in_.data());
     connect(sign_in_.data(), &SignInDialog::signedIn, this, [this](const json&) {
       notify("WorkMonitor", "Signed in.");
       QPointer<TrayApp> self(this);

@@ -54,7 +54,11 @@ QWidget* thumbnail(const ShotThumb& shot, QWidget* parent) {
     image->setObjectName(QStringLiteral("shot_missing"));
     image->setText(QStringLiteral("(image not on this computer)"));
     image->setWordWrap(true);
-    image->setStyleSheet(QStringLiteral("background: #ddd; color: #555;"));
+    QPalette grey = image->palette();
+    grey.setColor(QPalette::Window, QColor(0xdd, 0xdd, 0xdd));
+    grey.setColor(QPalette::WindowText, QColor(0x55, 0x55, 0x55));
+    image->setPalette(grey);
+    image->setAutoFillBackground(true);
   } else {
     image->setObjectName(QStringLiteral("shot"));
     image->setPixmap(QPixmap::fromImage(img));
@@ -75,17 +79,14 @@ ActivityWindow::ActivityWindow(AgentApi& api, QWidget* parent) : QWidget(parent,
   auto* outer = new QVBoxLayout(this);
   auto* top = new QHBoxLayout;
   tracked_ = plainLabel({}, "tracked", this);
-  QFont big = tracked_->font();
-  big.setBold(true);
-  big.setPointSizeF(big.pointSizeF() * 1.2);
-  tracked_->setFont(big);
+  emphasize(tracked_, 1.3);
   top->addWidget(tracked_, 1);
   refresh_ = new QPushButton(QStringLiteral("Refresh"), this);
   refresh_->setObjectName(QStringLiteral("refresh"));
   top->addWidget(refresh_);
   outer->addLayout(top);
   error_ = plainLabel({}, "error", this);
-  error_->setStyleSheet(QStringLiteral("color: #b00020;"));
+  setTextColor(error_, QColor(0xb0, 0x00, 0x20));
   error_->hide();
   outer->addWidget(error_);
 

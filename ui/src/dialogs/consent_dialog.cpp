@@ -15,10 +15,7 @@ ConsentDialog::ConsentDialog(AgentApi& api, QWidget* parent) : QDialog(parent), 
   setWindowTitle(QStringLiteral("WorkMonitor — your consent"));
   auto* layout = new QVBoxLayout(this);
   title_ = plainLabel({}, "title", this);
-  QFont big = title_->font();
-  big.setBold(true);
-  big.setPointSizeF(big.pointSizeF() * 1.2);
-  title_->setFont(big);
+  emphasize(title_, 1.3);
   intro_ = plainLabel({}, "intro", this);
   changes_ = plainLabel({}, "changes", this);
   changes_->setFrameShape(QFrame::StyledPanel);
@@ -26,11 +23,9 @@ ConsentDialog::ConsentDialog(AgentApi& api, QWidget* parent) : QDialog(parent), 
   items_ = plainLabel({}, "items", this);
   who_ = plainLabel({}, "who_can_see", this);
   note_ = plainLabel({}, "decline_note", this);
-  QFont bold = note_->font();
-  bold.setBold(true);
-  note_->setFont(bold);
+  emphasize(note_, 1.15);
   error_ = plainLabel({}, "error", this);
-  error_->setStyleSheet(QStringLiteral("color: #b00020;"));
+  setTextColor(error_, QColor(0xb0, 0x00, 0x20));
   for (QLabel* l : {title_, intro_, changes_, items_, who_, note_, error_}) layout->addWidget(l);
 
   auto* buttons = new QHBoxLayout;

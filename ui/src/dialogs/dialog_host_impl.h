@@ -1,5 +1,5 @@
-// DialogHost as the tray uses it: creates each window on first use and reuses it after. The accessors let
-// the tests reach the windows it opened.
+// DialogHost as the tray uses it: creates each window when it opens and deletes it when it closes (a window
+// already open is reused). The accessors let the tests reach the windows it opened, until they are deleted.
 #pragma once
 
 #include <QPointer>

@@ -18,16 +18,28 @@ IdleReturnDialog::IdleReturnDialog(AgentApi& api, QWidget* parent) : QDialog(par
   setWindowTitle(QStringLiteral("WorkMonitor — welcome back"));
   auto* layout = new QVBoxLayout(this);
   sentence_ = plainLabel({}, "sentence", this);
-  QFont big = sentence_->font();
-  big.setBold(true);
-  sentence_->setFont(big);
+  emphasize(sentence_, 1.15);
   layout->addWidget(sentence_);
   layout->addWidget(plainLabel("What should happen to that time?", "question", this));
   choices_ = new QWidget(this);
   choice_layout_ = new QVBoxLayout(choices_);
   choice_layout_->setContentsMargins(0, 0, 0, 0);
   layout->addWidget(choices_);
+  // The project picker comes between the choices and the note, once "reassign" is picked (makePicker).
 
+  default_note_ = plainLabel({}, "default_note", this);
+  layout->addWidget(default_note_);
+  error_ = plainLabel({}, "error", this);
+  setTextColor(error_, QColor(0xb0, 0x00, 0x20));
+  error_->hide();
+  layout->addWidget(error_);
+
+  setMinimumWidth(380);
+}
+
+// Made when first needed: most answers are one click, and a window that never shows the picker does not
+// bring the combo boxes' code and models into the tray.
+void IdleReturnDialog::makePicker() {
   picker_ = new QWidget(this);
   auto* form = new QFormLayout(picker_);
   picker_note_ = plainLabel("Loading projects…", "picker_note", picker_);
@@ -41,15 +53,8 @@ IdleReturnDialog::IdleReturnDialog(AgentApi& api, QWidget* parent) : QDialog(par
   reassign_confirm_ = new QPushButton(QStringLiteral("Move the idle time there"), picker_);
   reassign_confirm_->setObjectName(QStringLiteral("reassign_confirm"));
   form->addRow(reassign_confirm_);
-  picker_->hide();
-  layout->addWidget(picker_);
-
-  default_note_ = plainLabel({}, "default_note", this);
-  layout->addWidget(default_note_);
-  error_ = plainLabel({}, "error", this);
-  error_->setStyleSheet(QStringLiteral("color: #b00020;"));
-  error_->hide();
-  layout->addWidget(error_);
+  auto* outer = static_cast<QVBoxLayout*>(layout());
+  outer->insertWidget(outer->indexOf(default_note_), picker_);
 
   connect(project_, &QComboBox::currentIndexChanged, this, [this] { fillTasks(); });
   connect(reassign_confirm_, &QPushButton::clicked, this, [this] {
@@ -58,7 +63,7 @@ IdleReturnDialog::IdleReturnDialog(AgentApi& api, QWidget* parent) : QDialog(par
     decide("reassign",
            {{"project_id", project.toStdString()}, {"task_id", task_->currentData().toString().toStdString()}});
   });
-  setMinimumWidth(380);
+  setBusy(!choices_->isEnabled());
 }
 
 void IdleReturnDialog::setQuestion(const json& idle_pending) {
@@ -67,7 +72,7 @@ void IdleReturnDialog::setQuestion(const json& idle_pending) {
   default_note_->setText(QString::fromStdString(model_.default_note));
   default_note_->setVisible(!model_.default_note.empty());
   error_->hide();
-  picker_->hide();
+  if (picker_ != nullptr) picker_->hide();
   // The buttons are rebuilt: another question may allow other choices.
   while (QLayoutItem* item = choice_layout_->takeAt(0)) {
     if (QWidget* w = item->widget()) {
@@ -113,6 +118,7 @@ void IdleReturnDialog::decide(const std::string& decision, json extra) {
 }
 
 void IdleReturnDialog::showPicker() {
+  if (picker_ == nullptr) makePicker();
   picker_->show();
   if (!projects_.empty()) return;
   picker_note_->setText(QStringLiteral("Loading projects…"));
@@ -160,7 +166,8 @@ void IdleReturnDialog::fillTasks() {
 
 void IdleReturnDialog::setBusy(bool busy) {
   choices_->setEnabled(!busy);
-  reassign_confirm_->setEnabled(!busy && !project_->currentData().toString().isEmpty());
+  if (reassign_confirm_ != nullptr)
+    reassign_confirm_->setEnabled(!busy && !project_->currentData().toString().isEmpty());
 }
 
 }  // namespace wm::tray

@@ -26,6 +26,7 @@ class IdleReturnDialog : public QDialog {
 
  private:
   void decide(const std::string& decision, nlohmann::json extra = nlohmann::json::object());
+  void makePicker();
   void showPicker();
   void fillProjects(const nlohmann::json& reply);
   void fillTasks();
@@ -39,11 +40,11 @@ class IdleReturnDialog : public QDialog {
   QLabel* error_;
   QVBoxLayout* choice_layout_;
   QWidget* choices_;
-  QWidget* picker_;
-  QLabel* picker_note_;
-  QComboBox* project_;
-  QComboBox* task_;
-  QPushButton* reassign_confirm_;
+  QWidget* picker_ = nullptr;  // the project picker and its parts: made on the first "reassign"
+  QLabel* picker_note_ = nullptr;
+  QComboBox* project_ = nullptr;
+  QComboBox* task_ = nullptr;
+  QPushButton* reassign_confirm_ = nullptr;
 };
 
 }  // namespace wm::tray

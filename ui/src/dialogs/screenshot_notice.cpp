@@ -2,6 +2,7 @@
 
 #include <QGuiApplication>
 #include <QLabel>
+#include <QPainter>
 #include <QPixmap>
 #include <QScreen>
 #include <QTimer>
@@ -22,8 +23,6 @@ ScreenshotNotice::ScreenshotNotice(QWidget* parent)
     : QWidget(parent, Qt::ToolTip | Qt::FramelessWindowHint | Qt::WindowStaysOnTopHint) {
   setObjectName(QStringLiteral("screenshot_notice"));
   setAttribute(Qt::WA_ShowWithoutActivating);
-  setAttribute(Qt::WA_StyledBackground);
-  setStyleSheet(QStringLiteral("#screenshot_notice { background: #fafafa; border: 1px solid #888; }"));
   auto* layout = new QVBoxLayout(this);
   image_ = new QLabel(this);
   image_->setObjectName(QStringLiteral("thumbnail"));
@@ -33,7 +32,7 @@ ScreenshotNotice::ScreenshotNotice(QWidget* parent)
   layout->addWidget(caption_);
   timer_ = new QTimer(this);
   timer_->setSingleShot(true);
-  connect(timer_, &QTimer::timeout, this, &QWidget::hide);
+  connect(timer_, &QTimer::timeout, this, &QWidget::close);
 }
 
 void ScreenshotNotice::showShot(const nlohmann::json& shot, int ms) {
@@ -63,6 +62,14 @@ void ScreenshotNotice::showShot(const nlohmann::json& shot, int ms) {
   timer_->start(ms);
 }
 
-void ScreenshotNotice::mousePressEvent(QMouseEvent*) { hide(); }
+void ScreenshotNotice::mousePressEvent(QMouseEvent*) { close(); }
+
+// A light card with a grey frame, painted here rather than by a style sheet (see setTextColor).
+void ScreenshotNotice::paintEvent(QPaintEvent*) {
+  QPainter p(this);
+  p.fillRect(rect(), QColor(0xfa, 0xfa, 0xfa));
+  p.setPen(QColor(0x88, 0x88, 0x88));
+  p.drawRect(rect().adjusted(0, 0, -1, -1));
+}
 
 }  // namespace wm::tray

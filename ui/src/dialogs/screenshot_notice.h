@@ -1,5 +1,5 @@
 // The "a screenshot was just taken" notice: a small frameless popup in the screen's corner with the shot's
-// thumbnail, gone after a few seconds, so the person always knows when the screen is captured.
+// thumbnail, closed after a few seconds (or a click), so the person always knows when the screen is captured.
 #pragma once
 
 #include <QWidget>
@@ -21,6 +21,7 @@ class ScreenshotNotice : public QWidget {
 
  protected:
   void mousePressEvent(QMouseEvent* event) override;
+  void paintEvent(QPaintEvent* event) override;
 
  private:
   QLabel* image_;

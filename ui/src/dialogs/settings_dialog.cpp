@@ -28,7 +28,7 @@ SettingsDialog::SettingsDialog(AgentApi& api, QWidget* parent) : QDialog(parent)
   status_ = plainLabel("Loading settings…", "status", this);
   layout->addWidget(status_);
   error_ = plainLabel({}, "error", this);
-  error_->setStyleSheet(QStringLiteral("color: #b00020;"));
+  setTextColor(error_, QColor(0xb0, 0x00, 0x20));
   error_->hide();
   layout->addWidget(error_);
   auto* scroll = new QScrollArea(this);
@@ -88,7 +88,7 @@ void SettingsDialog::setRows(const json& reply) {
       QLabel* note = plainLabel(row.note, "", field);
       note->setWordWrap(false);
       note->setObjectName(QString::fromStdString("note_" + row.key));
-      if (row.locked) note->setStyleSheet(QStringLiteral("color: #8a5a00;"));
+      if (row.locked) setTextColor(note, QColor(0x8a, 0x5a, 0x00));
       h->addWidget(note);
     }
     if (row.locked) {

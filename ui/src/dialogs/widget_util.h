@@ -4,9 +4,12 @@
 #include <string>
 #include <vector>
 
+#include <QColor>
+#include <QFont>
 #include <QImage>
 #include <QImageReader>
 #include <QLabel>
+#include <QPalette>
 #include <QString>
 
 namespace wm::tray {
@@ -19,6 +22,23 @@ inline QLabel* plainLabel(const std::string& text, const char* object_name, QWid
   label->setWordWrap(true);
   label->setObjectName(QString::fromLatin1(object_name));
   return label;
+}
+
+/// `label` set larger than the text around it, in the same family and weight as all the tray's text: a bold
+/// face would be a second font file, with its own FreeType face and glyph cache, that stays loaded in the
+/// tray once any window has shown it.
+inline void emphasize(QLabel* label, double scale) {
+  QFont font = label->font();
+  font.setPointSizeF(font.pointSizeF() * scale);
+  label->setFont(font);
+}
+
+/// `widget`'s text in `color`. Through the palette, not a style sheet: a style sheet brings Qt's style sheet
+/// engine into the tray, and its code stays resident after the window is gone.
+inline void setTextColor(QWidget* widget, const QColor& color) {
+  QPalette palette = widget->palette();
+  palette.setColor(QPalette::WindowText, color);
+  widget->setPalette(palette);
 }
 
 /// The image at `path` shrunk to fit `box`, decoded at that size: a JPEG decoder scales while decoding, so a
