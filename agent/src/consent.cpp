@@ -96,11 +96,25 @@ bool Consent::setConfig(const AgentConfig& c) {
   return changed;
 }
 
+bool Consent::collects(const std::string& category) const {
+  return std::any_of(items_.begin(), items_.end(), [&](const ConsentItem& i) { return i.category == category; });
+}
+
+std::string Consent::withheldReason(const std::string& category) const {
+  if (!collects(category) || allows(category)) return "";
+  if (declined())
+    return "off: the person declined monitoring on this computer (to change that: `workmonitor-agent consent "
+           "--grant` or the tray)";
+  return "on in the settings, but waits for the person's consent: starts when they agree in the tray or with "
+         "`workmonitor-agent consent --grant`";
+}
+
 bool Consent::allows(const std::string& category) const {
+  // Not collected under these settings: nothing to allow, not even by a pre-approval.
+  auto item = std::find_if(items_.begin(), items_.end(), [&](const ConsentItem& i) { return i.category == category; });
+  if (item == items_.end()) return false;
   if (preapproved_) return true;
   if (decision_ != "granted") return false;
-  auto item = std::find_if(items_.begin(), items_.end(), [&](const ConsentItem& i) { return i.category == category; });
-  if (item == items_.end()) return false;  // not collected under these settings
   auto g = granted_.find(category);
   return g != granted_.end() && g->second == item->fingerprint;
 }

@@ -318,11 +318,13 @@ json Daemon::doctorJson() {
              : (config_.config.collectors.activity_counts ? activity_problem_ : "off (activity_counts)"));
   if (usb_) {
     const auto [usb_ok, usb_detail] = usb_->doctorCheck();
-    add("usb devices", usb_ok, usb_detail);
+    const std::string withheld = consent_->withheldReason("usb");  // on in the settings, off until consent
+    add("usb devices", usb_ok, withheld.empty() ? usb_detail : withheld);
   }
   if (shots_) {  // screenshots (issue 6)
     const auto [shots_ok, shots_detail] = shots_->doctorCheck();
-    add("screenshots", shots_ok, shots_detail);
+    const std::string withheld = consent_->withheldReason("screenshots");
+    add("screenshots", shots_ok, withheld.empty() ? shots_detail : withheld + " (" + shots_detail + ")");
   }
   {  // consent (issue 7)
     const json c = consent_->status();

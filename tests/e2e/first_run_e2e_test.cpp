@@ -115,5 +115,46 @@ TEST_F(FirstRunE2E, PendingConsentStatusSaysOnlyTheTimerRunsAndHowToAnswer) {
   EXPECT_EQ(granted.out.find("only the timer runs"), std::string::npos) << granted.out;
 }
 
+// What the person is asked to agree to is what runs: the consent list and `doctor` read the same settings.
+TEST_F(FirstRunE2E, ConsentListAndDoctorAgreeOnWhatIsCollected) {
+  auto listed = [&] {
+    std::set<std::string> out;
+    const json status = call("status");
+    for (const auto& c : status["consent"]["collects"]) out.insert(c["category"].get<std::string>());
+    return out;
+  };
+  auto usbCheck = [&] {
+    const json d = call("doctor");
+    EXPECT_EQ(d["config"]["usb_events"].is_boolean(), true) << d.dump();
+    for (const auto& c : d["checks"])
+      if (c["check"] == "usb devices") return std::make_pair(d["config"]["usb_events"].get<bool>(), c);
+    ADD_FAILURE() << "no usb devices check: " << d.dump();
+    return std::make_pair(false, json());
+  };
+
+  startAgent();  // defaults: usb_events on
+  auto [usb_on, check] = usbCheck();
+  EXPECT_TRUE(usb_on);
+  EXPECT_TRUE(listed().count("usb"));
+  const std::string detail = check.value("detail", "");
+  EXPECT_EQ(detail.find("usb_events is off"), std::string::npos)
+      << "usb_events is on and USB is in the consent list: doctor must not call it off: " << detail;
+  EXPECT_NE(detail.find("consent"), std::string::npos) << "it waits for the person's consent: " << detail;
+  stopAgent();
+
+  writeConfig(json{{"consent_preapproved", false}, {"usb_events", false}, {"activity_counts", false}});
+  startAgent();
+  std::tie(usb_on, check) = usbCheck();
+  EXPECT_FALSE(usb_on);
+  const auto off = listed();
+  EXPECT_FALSE(off.count("usb")) << "usb_events is off: the person is not asked about USB devices";
+  EXPECT_FALSE(off.count("activity")) << "activity_counts is off";
+  EXPECT_TRUE(off.count("app_usage"));
+  EXPECT_NE(check.value("detail", "").find("usb_events is off"), std::string::npos) << check.dump();
+  const auto consent_text = cli({"consent"});
+  EXPECT_EQ(consent_text.out.find("usb:"), std::string::npos) << consent_text.out;
+  EXPECT_EQ(consent_text.out.find("USB"), std::string::npos) << consent_text.out;
+}
+
 }  // namespace
 }  // namespace wm

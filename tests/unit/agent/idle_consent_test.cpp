@@ -1,6 +1,7 @@
 // Issue 7 under a ManualClock: the `reassign` idle decision and the profile's list of allowed decisions
 // (Tracker), app spans gated by consent (Tracker::monitoring_allowed), the consent state (Consent) and the
 // new settings keys (idle_decisions, allow_quit, consent_preapproved).
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -257,6 +258,50 @@ TEST_F(AgentConsentTest, NothingButTheTimerUntilTheCurrentVersionIsGranted) {
   }
   EXPECT_EQ(events[2].data["consent_type"], "screenshots");
   ASSERT_TRUE(sink.state.contains(Consent::kStateKey));
+}
+
+// Issue 13: what a person is asked to agree to is exactly what the settings switch on: each collector's
+// setting adds or removes its category, and a category off in the settings is never allowed, not even by
+// a pre-approval; one switched on but not yet granted says why it waits and what to do.
+TEST_F(AgentConsentTest, TheListIsExactlyWhatTheSettingsSwitchOn) {
+  struct Switch {
+    const char* category;
+    void (*set)(AgentConfig&, bool);
+  };
+  const Switch switches[] = {
+      {"auto_tracking", [](AgentConfig& c, bool on) { c.tracker.auto_tracking = on; }},
+      {"website_usage", [](AgentConfig& c, bool on) { c.collectors.website_usage = on; }},
+      {"screenshots", [](AgentConfig& c, bool on) { c.screenshots.enabled = on; }},
+      {"activity", [](AgentConfig& c, bool on) { c.collectors.activity_counts = on; }},
+      {"usb", [](AgentConfig& c, bool on) { c.collectors.usb_events = on; }},
+  };
+  for (const Switch& sw : switches) {
+    for (bool on : {false, true}) {
+      AgentConfig cfg = config;
+      sw.set(cfg, on);
+      for (bool preapproved : {false, true}) {
+        cfg.consent_preapproved = preapproved;
+        Consent c(clock, ids, sink);
+        c.setConfig(cfg);
+        const auto listed = categories(c.status());
+        const bool in_list = std::find(listed.begin(), listed.end(), sw.category) != listed.end();
+        EXPECT_EQ(in_list, on) << sw.category << (on ? " on" : " off");
+        EXPECT_EQ(c.collects(sw.category), on) << sw.category;
+        if (!on) {
+          EXPECT_FALSE(c.allows(sw.category))
+              << sw.category << " is off in the settings (preapproved " << preapproved << ")";
+          EXPECT_EQ(c.withheldReason(sw.category), "");
+        } else if (!preapproved) {
+          EXPECT_NE(c.withheldReason(sw.category).find("consent --grant"), std::string::npos) << sw.category;
+          ASSERT_TRUE(c.decide(true, c.version()));
+          EXPECT_TRUE(c.allows(sw.category)) << sw.category;
+          EXPECT_EQ(c.withheldReason(sw.category), "");
+        } else {
+          EXPECT_TRUE(c.allows(sw.category)) << sw.category;
+        }
+      }
+    }
+  }
 }
 
 TEST_F(AgentConsentTest, TheVersionIsStableAndFollowsWhatMatters) {

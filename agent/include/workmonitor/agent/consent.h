@@ -52,6 +52,12 @@ class Consent {
 
   /// May this category be collected now?
   bool allows(const std::string& category) const;
+  /// Do the current settings switch this category's collector on? The consent list is the one place that
+  /// says so (consentItems), so what a person is asked about and what runs cannot drift apart.
+  bool collects(const std::string& category) const;
+  /// Why a category the settings switch on is not collected now: waiting for the person's answer, or
+  /// declined, with what to do. Empty when it is allowed or when the settings switch it off.
+  std::string withheldReason(const std::string& category) const;
   /// The person declined: nothing is monitored and the timer may not start.
   bool declined() const;
   /// Monitoring (or part of it) waits for the person's answer to the current version.
