@@ -301,7 +301,9 @@ json Daemon::statusJson() {
 json Daemon::doctorJson() {
   json checks = json::array();
   auto add = [&](const std::string& name, bool ok, const std::string& detail) {
-    checks.push_back({{"check", name}, {"ok", ok}, {"detail", detail}});
+    // A failed check always says why: an empty reason would leave the person nothing to act on (issue 13).
+    const std::string why = !ok && detail.empty() ? "failed without a reason (a bug): see the agent's log" : detail;
+    checks.push_back({{"check", name}, {"ok", ok}, {"detail", why}});
   };
   add("idle detection", idle_ != nullptr, idle_ ? "working" : idle_problem_);
   add("foreground window", foreground_ != nullptr, foreground_ ? "working" : window_problem_);
@@ -313,7 +315,7 @@ json Daemon::doctorJson() {
   } else {
     add("lock and sleep", false, session_problem_);
   }
-  add("activity counts", input_ != nullptr || !config_.config.collectors.activity_counts,
+  add("activity counts", input_ != nullptr || !config_.config.collectors.activity_counts || !allowed("activity"),
       input_ ? "counting keyboard/mouse events (counts only, never which keys)"
              : (config_.config.collectors.activity_counts ? activity_problem_ : "off (activity_counts)"));
   if (usb_) {

@@ -21,7 +21,8 @@ void Daemon::setActivityCounting(bool on) {
       input_ = std::move(counter);
       activity_problem_.clear();
     } else {
-      activity_problem_ = ok.error().message;
+      activity_problem_ = ok.error().message.empty() ? "the input counter could not start (no reason given)"
+                                                     : ok.error().message;
       // No display is one fact, said once (by idle detection), not once per capability.
       if (idle_problem_.empty() || ok.error().code != Errc::kUnavailable)
         spdlog::warn("activity counts off: {}", activity_problem_);
@@ -30,7 +31,8 @@ void Daemon::setActivityCounting(bool on) {
     input_->stop();
     input_.reset();
   }
-  if (!on) activity_problem_.clear();
+  // Off by consent (waiting or declined) is said as such; off by the settings needs no reason.
+  if (!on) activity_problem_ = consent_ ? consent_->withheldReason("activity") : std::string();
   activity_->setEnabled(on && input_ != nullptr);
   activity_->refresh();
   armActivityTimer();

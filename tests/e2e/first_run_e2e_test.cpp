@@ -115,6 +115,27 @@ TEST_F(FirstRunE2E, PendingConsentStatusSaysOnlyTheTimerRunsAndHowToAnswer) {
   EXPECT_EQ(granted.out.find("only the timer runs"), std::string::npos) << granted.out;
 }
 
+// Counting is unavailable without a display; before and after consent no failed check is left without a
+// reason (the old agent printed "[FAIL] activity counts: " while consent was pending).
+TEST_F(FirstRunE2E, WithoutADisplayEveryFailedDoctorCheckSaysWhy) {
+  const std::string display = x_->display();
+  ::unsetenv("DISPLAY");
+  startAgent();
+  ::setenv("DISPLAY", display.c_str(), 1);
+  expectEveryFailedCheckSaysWhy("consent pending");
+  ASSERT_TRUE(cli({"consent", "--grant"}).ok());
+  expectEveryFailedCheckSaysWhy("consent granted");
+  bool activity_checked = false;
+  const json doctor = call("doctor");
+  for (const auto& c : doctor["checks"]) {
+    if (c["check"] != "activity counts") continue;
+    activity_checked = true;
+    EXPECT_FALSE(c["ok"].get<bool>()) << "no display: nothing can be counted: " << c.dump();
+    EXPECT_NE(c["detail"].get<std::string>().find("display"), std::string::npos) << c.dump();
+  }
+  EXPECT_TRUE(activity_checked);
+}
+
 // What the person is asked to agree to is what runs: the consent list and `doctor` read the same settings.
 TEST_F(FirstRunE2E, ConsentListAndDoctorAgreeOnWhatIsCollected) {
   auto listed = [&] {
