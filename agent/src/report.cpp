@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <sstream>
 
@@ -49,6 +50,8 @@ json buildReport(const std::vector<Record>& records, int64_t from_ms, int64_t to
                            {"note", r.data.value("note", "")},
                            {"start", formatUtc(fromUnixMs(r.start_ms))},
                            {"end", r.end_ms ? json(formatUtc(fromUnixMs(*r.end_ms))) : json(nullptr)},
+                           {"start_ms", r.start_ms},
+                           {"end_ms", r.end_ms ? json(*r.end_ms) : json(nullptr)},
                            {"ms", ms}});
         break;
       }
@@ -82,6 +85,8 @@ json buildReport(const std::vector<Record>& records, int64_t from_ms, int64_t to
   }
   return json{{"from", formatUtc(fromUnixMs(from_ms))},
               {"to", formatUtc(fromUnixMs(to_ms))},
+              {"from_ms", from_ms},
+              {"to_ms", to_ms},
               {"tracked_ms", tracked},
               {"projects", sortedTotals(projects, "project_id")},
               {"apps", app_list},
@@ -103,12 +108,49 @@ std::string formatDuration(int64_t ms) {
   return buf;
 }
 
+std::string formatLocal(int64_t unix_ms, const char* format) {
+  const std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  if (!localtime_r(&t, &tm)) return "?";
+  char buf[64];
+  return std::strftime(buf, sizeof buf, format, &tm) ? std::string(buf) : std::string("?");
+}
+
+namespace {
+
+// The header in the person's own calendar: a whole local day (what `report` and `report --day` ask for) is
+// named by its date; any other range by its local start and end.
+std::string localRange(int64_t from_ms, int64_t to_ms) {
+  const std::string from_day = formatLocal(from_ms, "%Y-%m-%d");
+  const bool whole_day = formatLocal(from_ms, "%H:%M:%S") == "00:00:00" &&
+                         formatLocal(to_ms, "%H:%M:%S") == "00:00:00" && to_ms - from_ms <= 25 * 3600 * 1000LL &&
+                         formatLocal(to_ms - 1, "%Y-%m-%d") == from_day;
+  if (whole_day)
+    return "for " + formatLocal(from_ms, "%A %Y-%m-%d") + " (local time, " + formatLocal(from_ms, "%Z") + ")";
+  return formatLocal(from_ms, "%Y-%m-%d %H:%M") + " .. " + formatLocal(to_ms, "%Y-%m-%d %H:%M") + " (local time, " +
+         formatLocal(from_ms, "%Z") + ")";
+}
+
+}  // namespace
+
 std::string formatReport(const json& r) {
   std::ostringstream out;
-  out << "Report " << r.value("from", "") << " .. " << r.value("to", "") << "\n";
+  if (r.contains("from_ms") && r.contains("to_ms"))
+    out << "Report " << localRange(r.value("from_ms", int64_t{0}), r.value("to_ms", int64_t{0})) << "\n";
+  else
+    out << "Report " << r.value("from", "") << " .. " << r.value("to", "") << "\n";
   out << "Tracked: " << formatDuration(r.value("tracked_ms", int64_t{0})) << "\n";
   for (const auto& p : r["projects"])
     out << "  " << p["project_id"].get<std::string>() << ": " << formatDuration(p["ms"].get<int64_t>()) << "\n";
+  for (const auto& e : r.value("entries", json::array())) {
+    if (!e.contains("start_ms")) continue;
+    const std::string project = e.value("project_id", "");
+    out << "  " << formatLocal(e["start_ms"].get<int64_t>(), "%H:%M") << " - "
+        << (e["end_ms"].is_number_integer() ? formatLocal(e["end_ms"].get<int64_t>(), "%H:%M") : std::string("now"))
+        << "  " << (project.empty() ? "(no project)" : project)
+        << (e.value("note", "").empty() ? "" : " (" + e.value("note", "") + ")") << ": "
+        << formatDuration(e.value("ms", int64_t{0})) << "\n";
+  }
   out << "Apps:\n";
   if (r["apps"].empty()) out << "  (none recorded)\n";
   for (const auto& a : r["apps"]) {

@@ -177,5 +177,30 @@ TEST_F(FirstRunE2E, ConsentListAndDoctorAgreeOnWhatIsCollected) {
   EXPECT_EQ(consent_text.out.find("USB"), std::string::npos) << consent_text.out;
 }
 
+// `report` is the person's local day: the header names the local date in their zone, never a UTC instant;
+// --json keeps UTC and unix milliseconds.
+TEST_F(FirstRunE2E, ReportTextIsTheLocalDayAndJsonStaysUtc) {
+  startAgent();
+  const std::vector<std::string> ny{"TZ=America/New_York"};
+  const auto day = cli({"report", "--day", "2026-12-02"}, ny);
+  ASSERT_TRUE(day.ok()) << day.out;
+  EXPECT_EQ(day.out.substr(0, day.out.find('\n')), "Report for Wednesday 2026-12-02 (local time, EST)") << day.out;
+  EXPECT_EQ(day.out.find(".000Z"), std::string::npos) << day.out;
+
+  const auto today = cli({"report"}, ny);
+  ASSERT_TRUE(today.ok()) << today.out;
+  const std::string header = today.out.substr(0, today.out.find('\n'));
+  EXPECT_TRUE(std::regex_match(header, std::regex(R"(Report for \w+ \d{4}-\d{2}-\d{2} \(local time, E[SD]T\))")))
+      << header;
+
+  const auto j = cli({"report", "--day", "2026-12-02", "--json"}, ny);
+  ASSERT_TRUE(j.ok()) << j.out;
+  const json r = json::parse(j.out, nullptr, false);
+  ASSERT_TRUE(r.is_object()) << j.out;
+  EXPECT_EQ(r["from_ms"], 1'796'187'600'000) << "New York's midnight is 05:00 UTC";
+  EXPECT_EQ(r["to_ms"], 1'796'187'600'000 + 24 * 3'600'000LL);
+  EXPECT_EQ(r["from"], "2026-12-02T05:00:00.000Z");
+}
+
 }  // namespace
 }  // namespace wm

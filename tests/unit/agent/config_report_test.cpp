@@ -1,3 +1,5 @@
+#include <cstdlib>
+#include <ctime>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -83,6 +85,32 @@ TEST(Report, SumsClipsAndGroups) {
   const std::string text = formatReport(r);
   EXPECT_NE(text.find("Tracked: 3h 00m"), std::string::npos) << text;
   EXPECT_NE(text.find("editor: 2h 00m"), std::string::npos) << text;
+}
+
+// Issue 13: a person's day is their local day. The text names the local date and local times; the JSON keeps
+// UTC and unix milliseconds.
+TEST(Report, TextIsInTheLocalZoneAndJsonStaysUtc) {
+  const char* old_tz = std::getenv("TZ");
+  const std::string saved = old_tz ? old_tz : "";
+  ::setenv("TZ", "America/New_York", 1);
+  ::tzset();
+  const int64_t h = 3'600'000;
+  const int64_t from = 1'796'187'600'000;  // 2026-12-02 00:00 in New York (05:00 UTC)
+  std::vector<Record> rs{rec(RecordKind::kTimeEntry, from + 9 * h, from + 10 * h + h / 2, {{"project_id", "p1"}})};
+  const json r = buildReport(rs, from, from + 24 * h, from + 12 * h);
+  const std::string text = formatReport(r);
+  if (old_tz)
+    ::setenv("TZ", saved.c_str(), 1);
+  else
+    ::unsetenv("TZ");
+  ::tzset();
+  EXPECT_EQ(text.substr(0, text.find('\n')), "Report for Wednesday 2026-12-02 (local time, EST)") << text;
+  EXPECT_EQ(text.find("T05:00:00"), std::string::npos) << "no UTC timestamps in the text: " << text;
+  EXPECT_NE(text.find("09:00 - 10:30  p1: 1h 30m"), std::string::npos) << text;
+  EXPECT_EQ(r["from_ms"], from);
+  EXPECT_EQ(r["to_ms"], from + 24 * h);
+  EXPECT_EQ(r["from"], "2026-12-02T05:00:00.000Z");
+  EXPECT_EQ(r["entries"][0]["start_ms"], from + 9 * h);
 }
 
 TEST(Report, FormatDuration) {
