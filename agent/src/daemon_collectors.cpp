@@ -21,8 +21,8 @@ void Daemon::setActivityCounting(bool on) {
       input_ = std::move(counter);
       activity_problem_.clear();
     } else {
-      activity_problem_ = ok.error().message.empty() ? "the input counter could not start (no reason given)"
-                                                     : ok.error().message;
+      activity_problem_ =
+          ok.error().message.empty() ? "the input counter could not start (no reason given)" : ok.error().message;
       // No display is one fact, said once (by idle detection), not once per capability.
       if (idle_problem_.empty() || ok.error().code != Errc::kUnavailable)
         spdlog::warn("activity counts off: {}", activity_problem_);
