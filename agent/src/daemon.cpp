@@ -51,7 +51,13 @@ int Daemon::run() {
   policy_ = loadMachinePolicy(machinePolicyPath());
   for (const auto& p : policy_.problems) spdlog::warn("machine policy: {}", p);
   if (!policy_.empty()) spdlog::info("machine policy {} locks: {}", policy_.source, policy_.settings.dump());
+  if (policy_.source.empty())
+    spdlog::info("machine policy: none installed ({})", machinePolicyPath().string());
+  else if (policy_.empty())
+    spdlog::warn("machine policy {}: refused, so no machine policy applies until it is fixed and the agent restarts",
+                 policy_.source);
   config_.config = applyMachinePolicy(config_.config, policy_);
+  applyPolicyServer();  // service mode: the administrator's server wins over --server
 
   sync::OutboxOptions oo;
   oo.path = paths.outbox();
@@ -69,6 +75,7 @@ int Daemon::run() {
   consent_ = std::make_unique<Consent>(clock_, ids_, *sink_);
   if (auto saved = outbox_->getState(Consent::kStateKey); saved && *saved) consent_->restore(**saved);
   (void)consent_->setConfig(config_.config);
+  tellPreapproval();
 
   tracker_ = std::make_unique<Tracker>(clock_, ids_, *sink_, trackerConfigFor(config_.config),
                                        [this](const std::string& name, const json& data) {
@@ -150,9 +157,12 @@ int Daemon::run() {
   if (consent_->required())
     spdlog::info("consent: waiting for the person's answer (version {}); only the timer runs until then",
                  consent_->version());
-  spdlog::info("workmonitor-agent {} running (pid {}), {}; state in {}, control socket {}", WM_VERSION, ::getpid(),
-               sync_->enabled() ? "syncing to " + sync::redactUrl(sync_options_.server_url) : "local-only",
-               paths.state_dir.string(), paths.socket.string());
+  spdlog::info("workmonitor-agent {} running (pid {}), {}; state in {}, control socket {}; service mode {}", WM_VERSION,
+               ::getpid(),
+               sync_->enabled() ? "syncing to " + sync::redactUrl(sync_options_.server_url) +
+                                      (sync_options_.locked_by_policy ? " (machine policy)" : "")
+                                : "local-only",
+               paths.state_dir.string(), paths.socket.string(), options_.service_mode ? "on" : "off");
   io_.run();
   spdlog::info("stopped cleanly");
   return 0;
@@ -213,6 +223,7 @@ void Daemon::applyConfig(const AgentConfig& merged, const json& profile_settings
       spdlog::warn("USB events off: {}", ok.error().message);
   }
   if (consent_changed) {
+    tellPreapproval();
     if (consent_->required())
       spdlog::info("consent: what is collected changed (version {}); the changed parts wait for an answer",
                    consent_->version());
@@ -263,6 +274,7 @@ void Daemon::shutdown() {
   timer_.cancel();
   server_->stop();
   io_.stop();
+  if (notice_thread_.joinable()) notice_thread_.join();
 }
 
 json Daemon::statusJson() {
@@ -278,8 +290,12 @@ json Daemon::statusJson() {
   agent["session_events"] = session_ ? json("ok") : json(session_problem_);  // lock/sleep (issue 6)
   if (!config_.problems.empty()) agent["config_problems"] = config_.problems;
   if (!policy_.source.empty())
-    agent["machine_policy"] = {{"path", policy_.source}, {"locks", policy_.settings}, {"problems", policy_.problems}};
+    agent["machine_policy"] = {{"path", policy_.source},
+                               {"locks", policy_.settings},
+                               {"problems", policy_.problems},
+                               {"applies", !policy_.empty()}};
   agent["allow_quit"] = config_.config.allow_quit;  // issue 7: whether the tray offers Quit
+  agent["service_mode"] = options_.service_mode;    // issue 13: `run --service`
   s["agent"] = agent;
   s["consent"] = consent_->status();  // issue 7
   s["today_ms"] = todayMs();
@@ -343,14 +359,21 @@ json Daemon::doctorJson() {
       st ? std::to_string(st->records) + " records, " + std::to_string(st->pending) + " not yet uploaded"
          : st.error().message);
   add("configuration", config_.problems.empty(), config_.problems.empty() ? config_.source : config_.problems.front());
-  if (!policy_.source.empty())
-    add("machine policy", policy_.problems.empty(),
-        policy_.problems.empty()
-            ? policy_.source + ": " + std::to_string(policy_.settings.size()) + " locked setting(s)"
-            : policy_.problems.front());
+  if (!policy_.source.empty()) {
+    std::string detail = policy_.empty()
+                             ? "no machine policy applies: " + policy_.problems.front()
+                             : policy_.source + ": " + std::to_string(policy_.settings.size()) + " locked setting(s)" +
+                                   (policy_.server ? ", server " + sync::redactUrl(policy_.server->url) : "");
+    if (!policy_.empty() && !policy_.problems.empty()) {
+      detail += "; skipped: ";
+      for (size_t i = 0; i < policy_.problems.size(); ++i) detail += (i ? " | " : "") + policy_.problems[i];
+    }
+    add("machine policy", policy_.problems.empty(), detail);
+  }
+  add("service mode", true, options_.service_mode ? "on (started by the OS service manager; no tray needed)" : "off");
   const auto [sync_ok, sync_detail] = sync_->doctorCheck();
   add("server", sync_ok, sync_detail);
-  return json{{"checks", checks}, {"config", configToJson(config_.config)}};
+  return json{{"checks", checks}, {"config", configToJson(config_.config)}, {"sources", settingSources()}};
 }
 
 Result<json> Daemon::handle(const protocol::Request& req) {

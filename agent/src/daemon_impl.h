@@ -17,6 +17,7 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <thread>
 #include "workmonitor/agent/activity.h"
 #include "workmonitor/agent/config.h"
 #include "workmonitor/agent/consent.h"
@@ -77,6 +78,11 @@ inline std::string requireString(const json& args, const char* key, size_t max, 
 class Daemon {
  public:
   Daemon(const DaemonOptions& o, const SyncServiceOptions& s) : options_(o), sync_options_(s) {}
+  ~Daemon() {
+    if (notice_thread_.joinable()) notice_thread_.join();
+  }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
   int run();
 
  private:
@@ -88,6 +94,16 @@ class Daemon {
   Result<void> startIdleWatcher();
   void shutdown();
   void applyConfig(const AgentConfig& c, const json& profile_settings);
+  // --- service mode (issue 13) ---
+  void applyPolicyServer();
+  void tellPreapproval();
+  /// Which layer set `key`: "policy", "profile", "user" (agent.json) or "default" — the rule `settings` and
+  /// `doctor` share.
+  const char* settingSource(const std::string& key, const json& user_json) const;
+  /// {key: source} for every value in force (doctor), local-only keys included.
+  json settingSources();
+  std::thread notice_thread_;  // the desktop notification of a pre-approval (sd-bus call, up to a few seconds)
+  // --- end service mode ---
   // --- consent, settings, today (issue 7) ---
   bool allowed(const char* category) const { return consent_ && consent_->allows(category); }
   TrackerConfig trackerConfigFor(const AgentConfig& c) const;

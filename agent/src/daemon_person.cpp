@@ -87,6 +87,23 @@ Result<void> writeUserConfig(const std::filesystem::path& path, const json& j) {
 
 }  // namespace
 
+const char* Daemon::settingSource(const std::string& key, const json& user_json) const {
+  // The layers from the top: machine policy → company profile → agent.json → built-in default.
+  return policy_.settings.contains(key)    ? "policy"
+         : profile_settings_.contains(key) ? "profile"
+         : user_json.contains(key)         ? "user"
+                                           : "default";
+}
+
+json Daemon::settingSources() {
+  auto user = readUserConfig(options_.paths.config);
+  const json user_json = user ? *user : json::object();
+  json sources = json::object();
+  const json effective = configToJson(config_.config);
+  for (const auto& [key, value] : effective.items()) sources[key] = settingSource(key, user_json);
+  return sources;
+}
+
 json Daemon::settingsJson() {
   auto user = readUserConfig(options_.paths.config);
   const json user_json = user ? *user : json::object();
@@ -95,10 +112,7 @@ json Daemon::settingsJson() {
   const json effective = configToJson(config_.config);
   for (const auto& [key, value] : effective.items()) {
     if (localOnlySetting(key)) continue;  // an administrator's key, not the person's
-    const char* source = policy_.settings.contains(key)    ? "policy"
-                         : profile_settings_.contains(key) ? "profile"
-                         : user_json.contains(key)         ? "user"
-                                                           : "default";
+    const char* source = settingSource(key, user_json);
     list.push_back({{"key", key},
                     {"value", value},
                     {"locked", std::string(source) == "policy" || std::string(source) == "profile"},

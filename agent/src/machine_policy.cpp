@@ -1,10 +1,13 @@
 #include "workmonitor/agent/machine_policy.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace wm::agent {
 
@@ -13,6 +16,85 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr const char* kInstalledPath = "/etc/workmonitor/policy.json";
+
+bool base64urlPart(std::string_view part) {
+  if (part.empty()) return false;
+  for (char ch : part)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') return false;
+  return true;
+}
+
+// The `server` block: each bad key is a problem; a block without a usable url is skipped as a whole
+// (the agent then runs as if the policy named no server).
+std::optional<PolicyServer> readServer(const json& j, const std::string& where, std::vector<std::string>* problems) {
+  if (!j.is_object()) {
+    problems->push_back(where + ": server must be an object {url, ca_bundle, enrollment_token}; skipped");
+    return std::nullopt;
+  }
+  PolicyServer s;
+  bool url_ok = false;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "url") {
+      if (!value.is_string() || !secureServerUrl(value.get<std::string>()))
+        problems->push_back(where +
+                            ": server.url must be an https:// URL (http:// only to 127.0.0.1, localhost or [::1]); "
+                            "the server block is skipped");
+      else {
+        s.url = value.get<std::string>();
+        url_ok = true;
+      }
+    } else if (key == "ca_bundle") {
+      const fs::path p = value.is_string() ? fs::path(value.get<std::string>()) : fs::path();
+      std::error_code ec;
+      if (!value.is_string() || !p.is_absolute())
+        problems->push_back(where + ": server.ca_bundle must be an absolute path; skipped (the system's CAs apply)");
+      else if (!fs::is_regular_file(p, ec) || ::access(p.c_str(), R_OK) != 0)
+        problems->push_back(where + ": server.ca_bundle " + p.string() +
+                            " is not a readable file; skipped (the system's CAs apply)");
+      else
+        s.ca_bundle = p;
+    } else if (key == "enrollment_token") {
+      if (!value.is_string() || !enrollmentTokenShape(value.get<std::string>()))
+        // The value is never repeated: it may be a real token with a typo.
+        problems->push_back(where + ": server.enrollment_token is not an enrolment token (wmu1.… or wme1.…); skipped");
+      else
+        s.enrollment_token = value.get<std::string>();
+    } else {
+      problems->push_back(where + ": server." + key + ": unknown key; skipped");
+    }
+  }
+  if (!url_ok) {
+    if (!j.contains("url")) problems->push_back(where + ": server has no url; the server block is skipped");
+    return std::nullopt;
+  }
+  return s;
+}
+
+}  // namespace
+
+bool secureServerUrl(const std::string& url) {
+  if (url.starts_with("https://")) return url.size() > 8;
+  if (!url.starts_with("http://")) return false;
+  const std::string_view rest = std::string_view(url).substr(7);
+  const size_t end = rest.find_first_of(":/");
+  const std::string_view host = rest.substr(0, end == std::string_view::npos ? rest.size() : end);
+  if (rest.starts_with("[::1]")) return rest.size() == 5 || rest[5] == ':' || rest[5] == '/';
+  return host == "localhost" || (host.starts_with("127.") && host.find_first_not_of("0123456789.") == host.npos);
+}
+
+bool enrollmentTokenShape(const std::string& token) {
+  const bool unattended = token.starts_with("wmu1.");
+  if (!unattended && !token.starts_with("wme1.")) return false;
+  if (token.size() > 4096) return false;
+  std::vector<std::string_view> parts;
+  std::string_view rest = std::string_view(token).substr(5);
+  for (size_t dot; (dot = rest.find('.')) != std::string_view::npos; rest.remove_prefix(dot + 1))
+    parts.push_back(rest.substr(0, dot));
+  parts.push_back(rest);
+  if (parts.size() != (unattended ? 2u : 3u)) return false;
+  for (auto p : parts)
+    if (!base64urlPart(p)) return false;
+  return parts.back().size() >= 32;  // the secret: at least 192 bits (the server issues 256)
 }
 
 fs::path machinePolicyPath() {
@@ -45,10 +127,22 @@ MachinePolicy loadMachinePolicy(const fs::path& path) {
     return out;
   }
   const json j = json::parse(ss.str(), nullptr, false);
-  if (!j.is_object() || !j.contains("settings") || !j["settings"].is_object()) {
-    out.problems.push_back(path.string() +
-                           ": must be a JSON object with a \"settings\" object; no machine policy "
-                           "applies");
+  const bool has_settings = j.is_object() && j.contains("settings") && j["settings"].is_object();
+  const bool has_server = j.is_object() && j.contains("server");
+  if (!has_settings && !has_server) {
+    out.problems.push_back(path.string() + (j.is_discarded() ? ": not valid JSON" : ": not the expected shape") +
+                           "; it must be a JSON object with a \"settings\" object and/or a \"server\" object; no "
+                           "machine policy applies");
+    return out;
+  }
+  for (const auto& [key, value] : j.items())
+    if (key != "settings" && key != "server")
+      out.problems.push_back(path.string() + ": " + key +
+                             ": unknown top-level key (expected \"server\" and "
+                             "\"settings\"); skipped");
+  if (has_server) out.server = readServer(j["server"], path.string(), &out.problems);
+  if (!has_settings) {
+    if (j.contains("settings")) out.problems.push_back(path.string() + ": settings must be an object; skipped");
     return out;
   }
   // Each key alone through agent.json's rules: a bad one is skipped with its reason, the others apply.

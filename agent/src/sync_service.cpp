@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include "workmonitor/agent/machine_policy.h"
 #include "workmonitor/platform/secrets.h"
 #include "workmonitor/sync/sync_engine.h"
 #include "workmonitor/sync/transport.h"
@@ -96,6 +97,8 @@ SyncService::SyncService(SyncServiceOptions options, sync::Outbox& outbox, const
   so.server_url = options_.server_url;
   so.device = deviceInfo();
   so.screenshot_dir = options_.screenshot_dir;
+  so.auto_enroll_token = options_.auto_enroll_token;
+  so.os_account = options_.os_account;
   // The cached profile counts only if it still passes today's rules; its ETag then saves a download.
   if (auto cached = outbox_.getState(kProfileKey); cached && *cached) {
     json c = json::parse(**cached, nullptr, false);
@@ -105,8 +108,7 @@ SyncService::SyncService(SyncServiceOptions options, sync::Outbox& outbox, const
   engine_ = std::make_unique<sync::SyncEngine>(
       so, outbox_, *transport_, *credentials_, clock_,
       [this](const json& profile, const std::string& etag) { return onProfile(profile, etag); });
-  if (!options_.server_url.starts_with("https://") && !options_.server_url.starts_with("http://127.") &&
-      !options_.server_url.starts_with("http://localhost") && !options_.server_url.starts_with("http://[::1]"))
+  if (!secureServerUrl(options_.server_url))
     spdlog::warn("the server URL {} is not https: passwords and tokens would cross the network unencrypted",
                  sync::redactUrl(options_.server_url));
 }
@@ -316,6 +318,13 @@ json SyncService::statusJson() {
   if (s.last_upload_ms) j["last_upload_at"] = utcOrEmpty(s.last_upload_ms);
   if (!s.profile.empty()) j["profile"] = s.profile;
   if (!s.profile_problem.empty()) j["profile_problem"] = s.profile_problem;
+  if (options_.locked_by_policy) j["server_source"] = "machine_policy";
+  if (s.auto_enroll) {
+    json ae{{"os_account", options_.os_account}};
+    if (!s.auto_enroll_error.empty()) ae["error"] = s.auto_enroll_error;
+    if (s.auto_enroll_next_ms) ae["next_attempt_at"] = utcOrEmpty(s.auto_enroll_next_ms);
+    j["auto_enroll"] = ae;
+  }
   if (auto q = outbox_.quarantined(3)) {
     json recent = json::array();
     for (const auto& r : *q)
@@ -332,7 +341,8 @@ json SyncService::statusJson() {
 std::pair<bool, std::string> SyncService::doctorCheck() {
   if (!engine_) return {true, "local-only: nothing is uploaded (no --server / WORKMONITOR_SERVER)"};
   const sync::SyncStatus s = engine_->status();
-  std::string detail = s.server + " via " + transport_->describe() + "; secrets in " + store_description_ + "; " +
+  std::string detail = s.server + (options_.locked_by_policy ? " (machine policy)" : "") + " via " +
+                       transport_->describe() + "; secrets in " + store_description_ + "; " +
                        sync::authStateName(s.auth);
   if (!s.last_error.empty()) detail += "; last error: " + s.last_error;
   return {s.auth == sync::AuthState::kSignedIn && s.last_error.empty(), detail};

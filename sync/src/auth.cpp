@@ -94,8 +94,10 @@ ApiResult<json> AuthSession::login(const std::string& email, const std::string& 
   return takeTokens(reply);
 }
 
-ApiResult<json> AuthSession::enroll(const std::string& enrollment_token, const json& device) {
+ApiResult<json> AuthSession::enroll(const std::string& enrollment_token, const json& device,
+                                    const std::string& os_account) {
   json body{{"enrollment_token", enrollment_token}, {"device", device}};
+  if (!os_account.empty()) body["os_account"] = os_account;
   auto reply = interpret(transport_.send(jsonPost(joinUrl(base_url_, "/api/v1/agent/enroll"), body)), clock_.wall());
   return takeTokens(reply);
 }

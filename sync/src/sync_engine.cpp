@@ -118,7 +118,9 @@ SyncEngine::SyncEngine(SyncOptions options, Outbox& outbox, HttpTransport& trans
     if (a.is_object()) account_ = std::move(a);
   }
   st_.server = redactUrl(options_.server_url);
+  st_.auto_enroll = !options_.auto_enroll_token.empty();
   next_attempt_ = clock_.mono();
+  next_enroll_ = clock_.mono();
   next_profile_ = clock_.mono();
   publish();
 }
@@ -321,6 +323,16 @@ Millis SyncEngine::runOnce() {
     forced = std::exchange(force_, false);
     if (stop_) return options_.poll_interval;
   }
+  if (auth_.state() != AuthState::kSignedIn && !options_.auto_enroll_token.empty()) {
+    const Millis wait = autoEnroll();
+    if (auth_.state() != AuthState::kSignedIn) {
+      finishWaiters(fail(Errc::kUnavailable, "not signed in yet: automatic enrolment " +
+                                                 (st_.auto_enroll_error.empty() ? std::string("pending")
+                                                                                : "failed: " + st_.auto_enroll_error)));
+      publish();
+      return wait;
+    }
+  }
   const MonoTime now = clock_.mono();
   if (auth_.state() != AuthState::kSignedIn) {
     finishWaiters(fail(Errc::kInvalidInput, auth_.state() == AuthState::kSignInNeeded
@@ -376,6 +388,46 @@ Millis SyncEngine::runOnce() {
   // With `more` a full round ended with records left: hand the thread to jobs, then go on at once.
   if (!more) finishWaiters(summary);
   return more ? Millis(0) : options_.poll_interval;
+}
+
+Millis SyncEngine::autoEnroll() {
+  const MonoTime now = clock_.mono();
+  if (now < next_enroll_) return std::chrono::duration_cast<Millis>(next_enroll_ - now);
+  auto r = auth_.enroll(options_.auto_enroll_token, options_.device, options_.os_account);
+  if (r) {
+    st_.auto_enroll_error.clear();
+    st_.auto_enroll_next_ms = 0;
+    st_.last_error.clear();
+    st_.backing_off = false;
+    st_.next_retry_ms = 0;
+    st_.online = true;
+    detail::syncLogger()->info("enrolled automatically (machine policy) for the computer account '{}'",
+                               options_.os_account);
+    afterSignIn(*r, "");
+    return Millis(0);
+  }
+  const ApiError& e = r.error();
+  // These refusals are the token's or the account's: retrying soon only repeats them, and the
+  // administrator fixes them on the server (a mapping, a new token) or in the policy (read at start).
+  const bool refused = e.code == "invalid_token" || e.code == "no_account_match" || e.code == "invalid_request" ||
+                       e.kind == ApiErrc::kUnauthorized;
+  Millis wait = refused                       ? options_.auto_enroll_refused_wait
+                : e.kind == ApiErrc::kOffline ? backoff_.next(options_.offline_backoff_cap)
+                                              : backoff_.next();
+  if (!refused && e.retry_after) wait = std::clamp(*e.retry_after, Millis(0), options_.retry_after_cap);
+  wait = std::max(wait, Millis(1'000));  // never a busy loop, whatever the jitter drew
+  next_enroll_ = now + wait;
+  st_.online = e.kind != ApiErrc::kOffline;
+  st_.auto_enroll_error = (e.code.empty() ? "" : e.code + ": ") + e.message;
+  st_.last_error = "automatic enrolment failed: " + st_.auto_enroll_error;
+  st_.auto_enroll_next_ms = toUnixMs(clock_.wall()) + wait.count();
+  st_.backing_off = true;
+  st_.next_retry_ms = st_.auto_enroll_next_ms;
+  detail::syncLogger()->warn(
+      "automatic enrolment (machine policy, computer account '{}') failed: {}; next attempt in "
+      "{} s",
+      options_.os_account, st_.auto_enroll_error, wait.count() / 1000);
+  return wait;
 }
 
 void SyncEngine::onFailure(const ApiError& e) {

@@ -94,5 +94,94 @@ TEST_F(MachinePolicyTest, AnInstalledPolicyCannotBeSidesteppedByTheEnvironment) 
   EXPECT_EQ(machinePolicyPath(), "/etc/workmonitor/policy.json") << "without the variable";
 }
 
+constexpr const char* kUnattended =
+    "wmu1.0190a5c4-1111-7000-8000-000000000001.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
+
+TEST_F(MachinePolicyTest, ServerBlockIsReadWithItsCaBundleAndToken) {
+  const fs::path ca = dir_ / "ca.pem";
+  std::ofstream(ca) << "-----BEGIN CERTIFICATE-----\n";
+  const MachinePolicy p = loadMachinePolicy(write(json{
+      {"server", {{"url", "https://wm.example.com"}, {"ca_bundle", ca.string()}, {"enrollment_token", kUnattended}}},
+      {"settings", {{"consent_preapproved", true}}}}.dump()));
+  EXPECT_TRUE(p.problems.empty()) << p.problems.front();
+  ASSERT_TRUE(p.server.has_value());
+  EXPECT_EQ(p.server->url, "https://wm.example.com");
+  EXPECT_EQ(p.server->ca_bundle, ca);
+  EXPECT_EQ(p.server->enrollment_token, kUnattended);
+  EXPECT_EQ(p.settings, json::parse(R"({"consent_preapproved": true})"));
+  EXPECT_FALSE(p.empty());
+}
+
+TEST_F(MachinePolicyTest, AServerBlockAloneIsAPolicy) {
+  const MachinePolicy p = loadMachinePolicy(write(R"({"server": {"url": "http://127.0.0.1:8080"}})"));
+  EXPECT_TRUE(p.problems.empty());
+  ASSERT_TRUE(p.server.has_value());
+  EXPECT_FALSE(p.server->ca_bundle.has_value());
+  EXPECT_TRUE(p.server->enrollment_token.empty());
+  EXPECT_TRUE(p.settings.empty());
+}
+
+TEST_F(MachinePolicyTest, AnUnencryptedUrlToAnotherHostDropsTheServerBlock) {
+  for (const char* url :
+       {"http://wm.example.com", "http://127.0.0.1.evil.com/", "ftp://x", "https://", "wm.example.com"}) {
+    const MachinePolicy p =
+        loadMachinePolicy(write(json{{"server", {{"url", url}}}, {"settings", {{"allow_quit", false}}}}.dump()));
+    EXPECT_FALSE(p.server.has_value()) << url;
+    ASSERT_EQ(p.problems.size(), 1u) << url;
+    EXPECT_NE(p.problems[0].find("server.url must be an https:// URL"), std::string::npos) << p.problems[0];
+    EXPECT_EQ(p.settings, json::parse(R"({"allow_quit": false})")) << "the settings still apply";
+  }
+  EXPECT_TRUE(secureServerUrl("http://localhost:9000/x"));
+  EXPECT_TRUE(secureServerUrl("http://[::1]:9000"));
+  EXPECT_FALSE(secureServerUrl("http://[::1]evil"));
+  EXPECT_FALSE(secureServerUrl("http://localhost.evil.com"));
+}
+
+TEST_F(MachinePolicyTest, BadServerKeysAreSkippedWithAMessageNamingThem) {
+  const MachinePolicy p = loadMachinePolicy(write(json{
+      {"server",
+       {{"url", "https://wm.example.com"},
+        {"ca_bundle", "relative/ca.pem"},
+        {"enrollment_token", "wmu1.secret-with-typo"},
+        {"proxy", "http://proxy"}}},
+      {"colour", "blue"}}.dump()));
+  ASSERT_TRUE(p.server.has_value()) << "a good url keeps the block";
+  EXPECT_FALSE(p.server->ca_bundle.has_value());
+  EXPECT_TRUE(p.server->enrollment_token.empty());
+  ASSERT_EQ(p.problems.size(), 4u);
+  std::string all;
+  for (const auto& s : p.problems) all += s + "\n";
+  EXPECT_NE(all.find("colour: unknown top-level key"), std::string::npos) << all;
+  EXPECT_NE(all.find("server.ca_bundle must be an absolute path"), std::string::npos) << all;
+  EXPECT_NE(all.find("server.enrollment_token is not an enrolment token"), std::string::npos) << all;
+  EXPECT_EQ(all.find("secret-with-typo"), std::string::npos) << "a token is never repeated: " << all;
+  EXPECT_NE(all.find("server.proxy: unknown key; skipped"), std::string::npos) << all;
+
+  const MachinePolicy missing = loadMachinePolicy(
+      write(json{{"server", {{"url", "https://wm.example.com"}, {"ca_bundle", (dir_ / "no.pem").string()}}}}.dump()));
+  ASSERT_EQ(missing.problems.size(), 1u);
+  EXPECT_NE(missing.problems[0].find("is not a readable file"), std::string::npos) << missing.problems[0];
+}
+
+TEST_F(MachinePolicyTest, TokenShapes) {
+  EXPECT_TRUE(enrollmentTokenShape(kUnattended));
+  EXPECT_TRUE(
+      enrollmentTokenShape("wme1.0190a5c4-1111-7000-8000-000000000001.0190a5c4-1111-7000-8000-000000000002."
+                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"));
+  EXPECT_FALSE(enrollmentTokenShape("wme1.0190a5c4-1111-7000-8000-000000000001.abcdefghijklmnopqrstuvwxyzABCDEFGHIJK"))
+      << "a user-named token has three parts";
+  EXPECT_FALSE(enrollmentTokenShape("wmu1.admin.short"));
+  EXPECT_FALSE(enrollmentTokenShape("wmx1.a.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"));
+  EXPECT_FALSE(enrollmentTokenShape("wmu1.a b.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"));
+}
+
+TEST_F(MachinePolicyTest, ANonObjectServerOrSettingsIsReported) {
+  const MachinePolicy p = loadMachinePolicy(write(R"({"server": "https://wm.example.com", "settings": [1]})"));
+  EXPECT_TRUE(p.empty());
+  ASSERT_EQ(p.problems.size(), 2u);
+  EXPECT_NE(p.problems[0].find("server must be an object"), std::string::npos) << p.problems[0];
+  EXPECT_NE(p.problems[1].find("settings must be an object"), std::string::npos) << p.problems[1];
+}
+
 }  // namespace
 }  // namespace wm::agent

@@ -3,13 +3,20 @@
 // is the last layer — built-in defaults → the person's agent.json → the company profile → machine policy —
 // and every key it sets is locked: the tray shows it as set by the company and `set_setting` refuses it.
 //
-// File format: {"settings": {"screenshot_interval_s": 600, "allow_quit": false, ...}} with the keys of
-// agent.json (README), including the administrator-only ones (`consent_preapproved`). A bad value or an
-// unknown key is reported and skipped, the rest applies: a typo never unlocks the whole policy. A file any
-// other account could write is refused as a whole (anyone could have changed it).
+// File format: {"server": {...}, "settings": {"screenshot_interval_s": 600, "allow_quit": false, ...}}.
+// `settings` has the keys of agent.json (README), including the administrator-only ones
+// (`consent_preapproved`). `server` (service mode, notes/unattended-contract.md) names the server the agent
+// must sync to: {"url": "https://...", "ca_bundle": "/etc/workmonitor/ca.pem", "enrollment_token": "wmu1..."};
+// every key is optional but url, and a server block without a valid url is skipped as a whole. A bad value
+// or an unknown key is reported and skipped, the rest applies: a typo never unlocks the whole policy. A file
+// any other account could write, or one that is not a JSON object, is refused as a whole.
+//
+// The policy is read when the agent starts (daemon.cpp); a changed file applies at the next start. A file
+// refused as a whole at start means no machine policy applies, which status, doctor and the log say.
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,11 +26,19 @@
 
 namespace wm::agent {
 
+/// The server an administrator locks the agent to.
+struct PolicyServer {
+  std::string url;                                 // https://, or http:// to a loopback host
+  std::optional<std::filesystem::path> ca_bundle;  // absolute path to a readable PEM file
+  std::string enrollment_token;                    // wmu1.… (unattended) or wme1.… (one user); never logged
+};
+
 struct MachinePolicy {
   nlohmann::json settings = nlohmann::json::object();  // the valid keys only
+  std::optional<PolicyServer> server;                  // a valid `server` block
   std::string source;                                  // the file read, or empty when there is none
   std::vector<std::string> problems;
-  bool empty() const { return settings.empty(); }
+  bool empty() const { return settings.empty() && !server; }
 };
 
 /// The installed policy's path: /etc/workmonitor/policy.json; only when that file does not exist may
@@ -33,6 +48,13 @@ std::filesystem::path machinePolicyPath();
 
 /// Reads and checks the file. A missing file is no policy and no problem.
 MachinePolicy loadMachinePolicy(const std::filesystem::path& path);
+
+/// Whether `url` may carry credentials: https://, or http:// to 127.x, localhost or [::1] (a local server
+/// for tests and single-machine installs). The same rule the sync service warns by.
+bool secureServerUrl(const std::string& url);
+
+/// An enrolment token's shape: `wmu1.` or `wme1.` followed by dot-separated base64url/hex parts.
+bool enrollmentTokenShape(const std::string& token);
 
 /// `c` with every key of the policy applied over it.
 AgentConfig applyMachinePolicy(const AgentConfig& c, const MachinePolicy& policy);

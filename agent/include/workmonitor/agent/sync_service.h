@@ -33,6 +33,11 @@ struct SyncServiceOptions {
   std::optional<std::filesystem::path> ca_bundle;  // extra trust anchors for a private CA
   std::filesystem::path secrets_dir;               // the file secret store's directory
   std::filesystem::path screenshot_dir;            // the screenshot spool the uploader empties (empty: none)
+  // Service mode: the machine policy's server. The engine enrols by itself with the token (never logged)
+  // and the computer's account name while no sign-in is held.
+  std::string auto_enroll_token;
+  std::string os_account;
+  bool locked_by_policy = false;  // the server comes from the machine policy: a person cannot change it
 };
 
 /// `workmonitor-agent run` with sync settings: the daemon of daemon.h, uploading when sync.server_url is set

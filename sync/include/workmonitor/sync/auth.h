@@ -37,8 +37,10 @@ class AuthSession {
 
   /// POST /auth/login. On success the refresh credential is stored and the user object returned.
   ApiResult<nlohmann::json> login(const std::string& email, const std::string& password, const std::string& device_id);
-  /// POST /api/v1/agent/enroll. Returns the whole reply without its tokens (device_id, user).
-  ApiResult<nlohmann::json> enroll(const std::string& enrollment_token, const nlohmann::json& device);
+  /// POST /api/v1/agent/enroll. Returns the whole reply without its tokens (device_id, user). `os_account`
+  /// (the computer's account name) is sent when not empty: an unattended token (wmu1) maps it to a user.
+  ApiResult<nlohmann::json> enroll(const std::string& enrollment_token, const nlohmann::json& device,
+                                   const std::string& os_account = {});
   /// POST /auth/logout (best effort) and forget both tokens locally, whatever the server says.
   void logout();
 

@@ -54,6 +54,12 @@ struct SyncOptions {
   std::string agent_version = WM_VERSION;
   nlohmann::json device = nlohmann::json::object();  // sent with enroll: hostname, os, os_version, agent_version
   std::string profile_etag;                          // the cached profile's ETag, sent as If-None-Match
+  /// Service mode (machine policy): while no sign-in is held the engine enrols by itself with this token
+  /// and `os_account`, retrying under the backoff; a refusal that no retry can fix (invalid_token,
+  /// no_account_match, invalid_request) waits auto_enroll_refused_wait. Never logged.
+  std::string auto_enroll_token;
+  std::string os_account;
+  Millis auto_enroll_refused_wait{3'600'000};
   /// The agent's screenshot spool: `<id>.jpg` / `<id>.webp`, one per metadata record (kind screenshot, same
   /// id, data.sha256). The directory is the image queue: a file still there has not been uploaded. Empty =
   /// no screenshots. Images the server will never take are moved to `<dir>/rejected/`.
@@ -82,6 +88,9 @@ struct SyncStatus {
   int64_t screenshots_pending = 0;   // images in the spool not yet uploaded (as of the last round)
   int64_t screenshots_uploaded = 0;  // images the server stored since the agent started
   int64_t screenshots_rejected = 0;  // images moved to the rejected folder since the agent started
+  bool auto_enroll = false;          // service mode: the engine enrols by itself (SyncOptions::auto_enroll_token)
+  std::string auto_enroll_error;     // the server's code and message of the last failed automatic enrolment
+  int64_t auto_enroll_next_ms = 0;   // UTC ms of the next automatic enrolment attempt (0: none planned)
 };
 
 class SyncEngine {
@@ -138,6 +147,8 @@ class SyncEngine {
   ShotResult uploadScreenshot(const std::filesystem::path& file, const std::string& id, const api::Record& meta);
   void rejectScreenshot(const std::filesystem::path& file, const std::string& id, const std::string& why);
   void onFailure(const ApiError& e);
+  /// Service mode: one automatic enrolment when it is due; returns the wait until the next round.
+  Millis autoEnroll();
   void runJobs();
   void finishWaiters(const Result<nlohmann::json>& r);
   void afterSignIn(const nlohmann::json& reply, const std::string& email);
@@ -161,6 +172,7 @@ class SyncEngine {
   int since_shrink_ = 0;
   MonoTime next_attempt_{};
   MonoTime next_profile_{};
+  MonoTime next_enroll_{};
   std::string profile_etag_, rejected_etag_;
   nlohmann::json account_ = nlohmann::json::object();
   SyncStatus st_;
