@@ -737,11 +737,25 @@ create table if not exists agent.enrolment_tokens (
   max_uses integer not null default 1 check (max_uses >= 1),
   use_count integer not null default 0 check (use_count >= 0),
   revoked_at timestamptz,
-  created_at timestamptz not null default now()
+  created_at timestamptz not null default now(),
+  -- NULL: the token names its user (wme1). Otherwise an unattended company token (wmu1) whose use picks the
+  -- user from the computer's account by this rule.
+  account_rule text check (account_rule in ('email_local_part', 'mapping'))
 );
 create index if not exists enrolment_tokens_company_id_idx on agent.enrolment_tokens (company_id);
 create index if not exists enrolment_tokens_created_by_idx on agent.enrolment_tokens (created_by);
 create index if not exists enrolment_tokens_profile_id_idx on agent.enrolment_tokens (profile_id);
+
+-- Which company user a computer account enrols as, for unattended tokens with the rule 'mapping'. The admin
+-- uploads the whole table at once; os_account is stored lower-case, so lookups are case-insensitive.
+create table if not exists agent.account_mappings (
+  company_id uuid not null references public.companies(id) on delete cascade,
+  os_account text not null check (os_account = lower(os_account) and length(os_account) between 1 and 256),
+  user_id uuid not null references public.users(id) on delete cascade,
+  created_at timestamptz not null default now(),
+  primary key (company_id, os_account)
+);
+create index if not exists account_mappings_user_id_idx on agent.account_mappings (user_id);
 
 -- The home of what every uploaded record carries besides its kind's columns: the revision (the server keeps
 -- the highest) and the device that sent it. Keyed by the record's client-made UUIDv7, which is also the id
@@ -797,6 +811,8 @@ alter table agent.devices enable row level security;
 alter table agent.devices force row level security;
 alter table agent.enrolment_tokens enable row level security;
 alter table agent.enrolment_tokens force row level security;
+alter table agent.account_mappings enable row level security;
+alter table agent.account_mappings force row level security;
 alter table agent.record_revisions enable row level security;
 alter table agent.record_revisions force row level security;
 
@@ -831,6 +847,11 @@ create policy enrolment_tokens_admin_all on agent.enrolment_tokens for all to wo
   using (company_id = (select auth.admin_company_id()))
   with check (company_id = (select auth.admin_company_id()));
 
+drop policy if exists account_mappings_admin_all on agent.account_mappings;
+create policy account_mappings_admin_all on agent.account_mappings for all to workmonitor_app
+  using (company_id = (select auth.admin_company_id()))
+  with check (company_id = (select auth.admin_company_id()));
+
 drop policy if exists record_revisions_owner_all on agent.record_revisions;
 create policy record_revisions_owner_all on agent.record_revisions for all to workmonitor_app
   using (user_id = (select auth.uid())) with check (user_id = (select auth.uid()));
@@ -840,13 +861,14 @@ create policy record_revisions_team_select on agent.record_revisions for select 
          or (user_id = any ((select auth.managed_user_ids())::uuid[])));
 
 revoke all on auth.credentials, auth.refresh_tokens, agent.config_profiles, agent.devices,
-  agent.enrolment_tokens, agent.record_revisions from workmonitor_app, public;
+  agent.enrolment_tokens, agent.account_mappings, agent.record_revisions from workmonitor_app, public;
 grant select (user_id, password_changed_at, locked_until) on auth.credentials to workmonitor_app;
 grant update (password_hash, password_changed_at, updated_at) on auth.credentials to workmonitor_app;
 grant select, insert, update on auth.refresh_tokens to workmonitor_app;
 grant select, insert, update, delete on agent.config_profiles to workmonitor_app;
 grant select, insert, update on agent.devices to workmonitor_app;
 grant select, insert, update, delete on agent.enrolment_tokens to workmonitor_app;
+grant select, insert, update, delete on agent.account_mappings to workmonitor_app;
 grant select, insert, update on agent.record_revisions to workmonitor_app;
 revoke all on meta.schema_migrations from workmonitor_app, public;
 

@@ -16,5 +16,15 @@ struct NewUser {
 int adminCreateUser(const std::string& db, const NewUser& user);
 int adminEnrollmentToken(const std::string& db, const std::string& company, const std::string& user, int uses,
                          int ttl_hours);
+struct UnattendedTokenRequest {
+  std::string company, rule, profile;
+  int uses = 500;
+  int ttl_hours = 720;
+};
+/// A company-level "wmu1." token (unattended enrolment); prints it, its id and expiry on stderr.
+int adminUnattendedToken(const std::string& db, const UnattendedTokenRequest& req);
+/// Replaces the company's agent.account_mappings with a CSV file of "os_account,email" lines, all or nothing.
+int adminAccountMap(const std::string& db, const std::string& company, const std::string& file);
+int adminRevokeToken(const std::string& db, const std::string& company, const std::string& token_id);
 
 }  // namespace wm::server::app

@@ -6,9 +6,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "admin.h"
+#include "setup.h"
 #include "workmonitor/server/db/connection.h"
 #include "workmonitor/server/http/config.h"
 #include "workmonitor/server/http/server.h"
@@ -109,7 +111,9 @@ int main(int argc, char** argv) {
   app.add_option("--db", db, "libpq connection string or URI (default: $WM_DATABASE_URL, then PG* variables)");
 
   auto* mig = app.add_subcommand("migrate", "Apply pending migrations (each in its own transaction)");
-  std::string dir = envOr("WM_MIGRATIONS_DIR", "migrations");
+  // From a checkout: ./migrations; from the package: the installed copy (installer/install.cmake sets it).
+  std::string dir = envOr("WM_MIGRATIONS_DIR",
+                          std::filesystem::is_directory("migrations") ? "migrations" : WM_INSTALLED_MIGRATIONS_DIR);
   bool status = false;
   double lock_timeout = 60;
   mig->add_option("--dir", dir, "Directory with the migration files (default: $WM_MIGRATIONS_DIR or ./migrations)");
@@ -135,6 +139,17 @@ int main(int argc, char** argv) {
                    "(anyone may create a company); overrides $SIGNUP")
       ->check(CLI::IsMember({"disabled", "first", "open"}));
 
+  auto* setup = app.add_subcommand(
+      "setup",
+      "Ready a fresh PostgreSQL 15 (run as a superuser): roles, the runtime role's password, the database, "
+      "migrate, verify-schema; prints the DATABASE_URL for the server. Running it again changes nothing");
+  wm::server::app::SetupOptions setup_options;
+  setup->add_option("--app-password-file", setup_options.password_file,
+                    "File whose first line is workmonitor_app's password (default: read it from stdin)");
+  setup->add_option("--dir", dir, "Directory with the migration files (default: $WM_MIGRATIONS_DIR or ./migrations)");
+  setup->add_option("--app-host", setup_options.app_host,
+                    "Host the server connects to (default: --db's host; localhost when that is a local socket)");
+
   auto* admin = app.add_subcommand("admin", "Bootstrap a self-hosted install (run as the database owner)");
   admin->require_subcommand(1);
   auto* company = admin->add_subcommand("create-company", "Create a company; prints its id");
@@ -159,8 +174,37 @@ int main(int argc, char** argv) {
   enrol->add_option("--user", enrol_user, "User id the device will sign in as")->required();
   enrol->add_option("--uses", uses, "How many devices may use it (default 1)");
   enrol->add_option("--ttl-hours", ttl_hours, "Hours until it expires (default 72)");
+  auto* unattended = admin->add_subcommand(
+      "unattended-token", "Issue a company-level token that enrols any computer account its rule maps; prints it");
+  wm::server::app::UnattendedTokenRequest unattended_req;
+  unattended->add_option("--company", unattended_req.company, "Company id")->required();
+  unattended
+      ->add_option("--rule", unattended_req.rule,
+                   "email-local-part (account = the part of the email before '@') or mapping (admin account-map)")
+      ->required()
+      ->check(CLI::IsMember({"email-local-part", "mapping"}));
+  unattended->add_option("--uses", unattended_req.uses, "How many devices may use it (default 500)");
+  unattended->add_option("--ttl-hours", unattended_req.ttl_hours, "Hours until it expires (default 720)");
+  unattended->add_option("--profile", unattended_req.profile, "Config profile id for the devices it enrols");
+  auto* account_map =
+      admin->add_subcommand("account-map", "Replace the company's computer-account mapping with a CSV file");
+  std::string map_company, map_file;
+  account_map->add_option("--company", map_company, "Company id")->required();
+  account_map->add_option("--file", map_file, "CSV with lines os_account,email")->required();
+  auto* revoke = admin->add_subcommand("revoke-token", "Revoke an enrolment token (either kind)");
+  std::string revoke_company, revoke_id;
+  revoke->add_option("--company", revoke_company, "Company id")->required();
+  revoke->add_option("--token-id", revoke_id, "Token id (printed when it was issued)")->required();
 
   CLI11_PARSE(app, argc, argv);
+  if (unattended->parsed()) return wm::server::app::adminUnattendedToken(db, unattended_req);
+  if (account_map->parsed()) return wm::server::app::adminAccountMap(db, map_company, map_file);
+  if (revoke->parsed()) return wm::server::app::adminRevokeToken(db, revoke_company, revoke_id);
+  if (setup->parsed()) {
+    setup_options.db = db;
+    setup_options.migrations_dir = dir;
+    return wm::server::app::runSetup(setup_options);
+  }
   if (serve->parsed()) return runServe(db, listen, shots, dir, threads, signup);
   if (company->parsed()) return wm::server::app::adminCreateCompany(db, company_name);
   if (user->parsed()) return wm::server::app::adminCreateUser(db, new_user);

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <functional>
 #include <system_error>
 
 #include "routes.h"
@@ -9,6 +10,39 @@
 #include "workmonitor/server/http/enrolment.h"
 
 namespace wm::server::http {
+
+namespace {
+
+// Who an unattended token enrols: the active user the token's rule picks for the computer account.
+std::expected<nlohmann::json, ApiError> matchAccount(PooledConnection& c, const std::string& company,
+                                                     const std::string& rule, const std::string& account,
+                                                     const std::function<ApiError(const Error&)>& db_error) {
+  const bool by_mapping = rule == "mapping";
+  auto u = by_mapping ? c.run("wm_enrol_by_mapping",
+                              std::string("select ") + kUserColumns +
+                                  " from agent.account_mappings m join public.users u on u.id = m.user_id "
+                                  "and u.company_id = m.company_id where m.company_id = $1::uuid "
+                                  "and m.os_account = lower($2) and u.status = 'active'",
+                              {company, account})
+                      : c.run("wm_enrol_by_local_part",
+                              std::string("select ") + kUserColumns +
+                                  " from public.users u where u.company_id = $1::uuid and u.status = 'active' "
+                                  "and lower(split_part(u.email, '@', 1)) = lower($2) limit 2",
+                              {company, account});
+  if (!u) return std::unexpected(db_error(u.error()));
+  if (u->rows() == 1) return userJson(*u, 0);
+  const char* rule_text = by_mapping ? "mapping" : "email local part";
+  if (u->rows() > 1) {
+    return apiFail(403, "no_account_match",
+                   "more than one active user of this company matches the computer account '" + account +
+                       "' (rule: " + rule_text + "), so none is chosen; ask your administrator to map this account");
+  }
+  return apiFail(403, "no_account_match",
+                 "no active user of this company matches the computer account '" + account + "' (rule: " + rule_text +
+                     "); ask your administrator to add this account");
+}
+
+}  // namespace
 
 Reply Service::enroll(const HttpRequest& req) {
   auto body = jsonBody(req);
@@ -18,8 +52,29 @@ Reply Service::enroll(const HttpRequest& req) {
   if (token == nullptr || dev == body->end() || !dev->is_object()) {
     return apiFail(400, "invalid_request", "enrollment_token and device are required");
   }
-  auto parsed = parseEnrolmentToken(*token);
-  if (!parsed) return apiFail(401, "invalid_token", "the enrolment token is not valid");
+  // A wme1 token names its user; a wmu1 (unattended, company-level) token leaves the choice to its rule and
+  // the computer account the agent runs as.
+  const bool unattended = token->starts_with("wmu1.");
+  std::string admin_id;
+  std::optional<std::string> named_user;
+  std::string os_account;
+  if (unattended) {
+    auto admin = parseUnattendedToken(*token);
+    if (!admin) return apiFail(401, "invalid_token", "the enrolment token is not valid");
+    const auto acc = body->find("os_account");
+    if (acc == body->end() || !acc->is_string() || !validOsAccount(acc->get_ref<const std::string&>())) {
+      return apiFail(400, "invalid_request",
+                     "os_account (the computer account, 1..256 characters, no control characters) is required with "
+                     "an unattended enrolment token");
+    }
+    os_account = acc->get<std::string>();
+    admin_id = *admin;
+  } else {
+    auto parsed = parseEnrolmentToken(*token);
+    if (!parsed) return apiFail(401, "invalid_token", "the enrolment token is not valid");
+    admin_id = parsed->admin_id;
+    named_user = parsed->user_id;
+  }
   const std::string* hostname = stringField(*dev, "hostname", 255);
   const std::string* os = stringField(*dev, "os", 64);
   const std::string* agent_version = stringField(*dev, "agent_version", 64);
@@ -32,31 +87,49 @@ Reply Service::enroll(const HttpRequest& req) {
 
   // The token names the admin who issued it; the lookup runs with that admin's claim (the table is
   // admin-only under RLS) and finds a row only when the secret's hash matches one of their company's tokens.
-  auto lease = beginWithClaims(TxClaims{parsed->admin_id, nlohmann::json{{"sub", parsed->admin_id}}.dump()});
+  auto lease = beginWithClaims(TxClaims{admin_id, nlohmann::json{{"sub", admin_id}}.dump()});
   if (!lease) return std::unexpected(dbError(lease.error(), "enroll"));
   auto& c = **lease;
-  auto t = c.run("wm_enrol_spend",
-                 "update agent.enrolment_tokens set use_count = use_count + 1 where token_hash = $1::bytea "
-                 "and company_id = (select auth.admin_company_id()) and revoked_at is null and expires_at > now() "
-                 "and use_count < max_uses returning company_id, profile_id",
-                 {"\\x" + hex(sha256(*token))});
+  // Locked, not yet spent: a use is spent only once the account matched (a refused account costs nothing).
+  auto t = c.run("wm_enrol_token",
+                 "select id, company_id, profile_id, account_rule from agent.enrolment_tokens "
+                 "where token_hash = $1::bytea and company_id = (select auth.admin_company_id()) "
+                 "and revoked_at is null and expires_at > now() and use_count < max_uses "
+                 "and (account_rule is not null) = $2::boolean for update",
+                 {"\\x" + hex(sha256(*token)), unattended ? "true" : "false"});
   if (!t) return std::unexpected(dbError(t.error(), "enroll"));
   if (t->rows() != 1) return apiFail(401, "invalid_token", "the enrolment token is unknown, used up or expired");
-  const std::string company(t->value(0, 0));
-  const auto profile = t->optional(0, 1);
-  auto u = c.run("wm_enrol_user",
-                 std::string("select ") + kUserColumns +
-                     " from public.users u where u.id = $1::uuid and u.company_id = $2::uuid and u.status = 'active'",
-                 {parsed->user_id, company});
-  if (!u) return std::unexpected(dbError(u.error(), "enroll"));
-  if (u->rows() != 1) return apiFail(401, "invalid_token", "the enrolment token's user is not active");
-  const nlohmann::json user = userJson(*u, 0);
+  const std::string token_id(t->value(0, 0));
+  const std::string company(t->value(0, 1));
+  const auto profile = t->optional(0, 2);
+  nlohmann::json user;
+  if (unattended) {
+    auto m = matchAccount(c, company, std::string(t->value(0, 3)), os_account,
+                          [&](const Error& e) { return dbError(e, "enroll"); });
+    if (!m) {
+      spdlog::info("enroll: unattended token {} matched no user ({})", token_id, m.error().message);
+      return std::unexpected(m.error());
+    }
+    user = std::move(*m);
+  } else {
+    auto u = c.run("wm_enrol_user",
+                   std::string("select ") + kUserColumns +
+                       " from public.users u where u.id = $1::uuid and u.company_id = $2::uuid and u.status = 'active'",
+                   {*named_user, company});
+    if (!u) return std::unexpected(dbError(u.error(), "enroll"));
+    if (u->rows() != 1) return apiFail(401, "invalid_token", "the enrolment token's user is not active");
+    user = userJson(*u, 0);
+  }
+  auto spend = c.run("wm_enrol_spend",
+                     "update agent.enrolment_tokens set use_count = use_count + 1 where id = $1::uuid", {token_id});
+  if (!spend) return std::unexpected(dbError(spend.error(), "enroll"));
+  const std::string user_id = user.at("user_id").get<std::string>();
   // The rest happens as the enrolled user: their device, their refresh token.
   if (auto s = setClaims(c, userClaims(user)); !s) return std::unexpected(dbError(s.error(), "enroll"));
   auto d = c.run("wm_enrol_device",
                  "insert into agent.devices (company_id, user_id, name, platform, hostname, agent_version, profile_id) "
                  "values ($1::uuid, $2::uuid, $3, $4, $3, $5, $6::uuid) returning id",
-                 {company, parsed->user_id, hostname ? *hostname : std::string("device"), platform,
+                 {company, user_id, hostname ? *hostname : std::string("device"), platform,
                   agent_version ? db::Param(*agent_version) : db::Param(), profile});
   if (!d) return std::unexpected(dbError(d.error(), "enroll"));
   const std::string device_id(d->value(0, 0));
@@ -65,7 +138,7 @@ Reply Service::enroll(const HttpRequest& req) {
   if (auto cm = commit(c); !cm) return std::unexpected(dbError(cm.error(), "enroll"));
   tokens->erase("_refresh_id");
   (*tokens)["device_id"] = device_id;
-  spdlog::info("enroll: device {} enrolled for user {}", device_id, parsed->user_id);
+  spdlog::info("enroll: device {} enrolled for user {}{}", device_id, user_id, unattended ? " (unattended)" : "");
   return jsonResponse(200, *tokens);
 }
 

@@ -24,6 +24,37 @@ Result<std::string> makeEnrolmentToken(const std::string& admin_id, const std::s
   return "wme1." + admin_id + "." + user_id + "." + *secret;
 }
 
+Result<std::string> parseUnattendedToken(std::string_view token) {
+  constexpr std::string_view kPrefix = "wmu1.";
+  if (!token.starts_with(kPrefix) || token.size() != kPrefix.size() + 36 + 1 + 43) {
+    return fail(Errc::kInvalidInput, "not an unattended enrolment token");
+  }
+  token.remove_prefix(kPrefix.size());
+  std::string admin(token.substr(0, 36));
+  if (token[36] != '.' || !isUuidText(admin)) return fail(Errc::kInvalidInput, "not an unattended enrolment token");
+  return admin;
+}
+
+Result<std::string> makeUnattendedToken(const std::string& admin_id) {
+  auto secret = newOpaqueToken();
+  if (!secret) return std::unexpected(secret.error());
+  return "wmu1." + admin_id + "." + *secret;
+}
+
+Result<std::string> parseAccountRule(std::string_view text) {
+  if (text == "email-local-part" || text == "email_local_part") return std::string("email_local_part");
+  if (text == "mapping") return std::string("mapping");
+  return fail(Errc::kInvalidInput, "the rule must be email-local-part or mapping");
+}
+
+bool validOsAccount(std::string_view account) {
+  if (account.empty() || account.size() > 256) return false;
+  for (unsigned char ch : account) {
+    if (ch < 0x20 || ch == 0x7f) return false;
+  }
+  return true;
+}
+
 std::string latestMigrationVersion(const std::filesystem::path& dir) {
   std::error_code ec;
   std::string latest;

@@ -186,7 +186,8 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
     kEnroll,
     kProfile,
     kProjects,
-    kBatches
+    kBatches,
+    kUnattendedToken
   };
   struct Entry {
     const char* path;
@@ -206,7 +207,14 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
       {"/api/v1/agent/profile", bhttp::verb::get, Id::kProfile},
       {"/api/v1/agent/projects", bhttp::verb::get, Id::kProjects},
       {"/api/v1/agent/batches", bhttp::verb::post, Id::kBatches},
+      {"/api/v1/admin/unattended-tokens", bhttp::verb::post, Id::kUnattendedToken},
   };
+  if (target == "/api/v1/admin/account-mappings") {
+    name = "/api/v1/admin/account-mappings";
+    if (m == bhttp::verb::put) return putAccountMappings(req);
+    if (m == bhttp::verb::get) return getAccountMappings(req);
+    return apiFail(405, "method_not_allowed", "method not allowed for this path");
+  }
   for (const auto& e : kRoutes) {
     if (target != e.path) continue;
     if (auto err = only(e.verb, e.path)) return std::unexpected(*err);
@@ -245,6 +253,8 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
         return projects(req);
       case Id::kBatches:
         return batches(req);
+      case Id::kUnattendedToken:
+        return unattendedToken(req);
     }
   }
   constexpr std::string_view kShots = "/api/v1/agent/screenshots/";

@@ -97,6 +97,10 @@ class Service {
   Reply ready();
   // ingest.cpp
   Reply batches(const HttpRequest& req);
+  // admin_routes.cpp
+  Reply unattendedToken(const HttpRequest& req);
+  Reply putAccountMappings(const HttpRequest& req);
+  Reply getAccountMappings(const HttpRequest& req);
 
   ServerConfig config_;
   Pool pool_;
