@@ -48,8 +48,11 @@ int Daemon::run() {
   started_at_ = clock_.wall();
   config_ = loadConfig(paths.config);
   for (const auto& p : config_.problems) spdlog::warn("config: {}", p);
-  policy_ = loadMachinePolicy(machinePolicyPath());
+  policy_ = withLastGoodCopy(loadMachinePolicy(machinePolicyPath()), paths.state_dir / "machine-policy.last-good.json");
   for (const auto& p : policy_.problems) spdlog::warn("machine policy: {}", p);
+  if (policy_.from_last_good)
+    spdlog::warn("machine policy {}: refused, so its last good copy applies until it is fixed and the agent restarts",
+                 policy_.source);
   if (!policy_.empty()) spdlog::info("machine policy {} locks: {}", policy_.source, policy_.settings.dump());
   if (policy_.source.empty())
     spdlog::info("machine policy: none installed ({})", machinePolicyPath().string());
@@ -293,7 +296,8 @@ json Daemon::statusJson() {
     agent["machine_policy"] = {{"path", policy_.source},
                                {"locks", policy_.settings},
                                {"problems", policy_.problems},
-                               {"applies", !policy_.empty()}};
+                               {"applies", !policy_.empty()},
+                               {"last_good_copy", policy_.from_last_good}};
   agent["allow_quit"] = config_.config.allow_quit;  // issue 7: whether the tray offers Quit
   agent["service_mode"] = options_.service_mode;    // issue 13: `run --service`
   s["agent"] = agent;
@@ -365,7 +369,7 @@ json Daemon::doctorJson() {
                              : policy_.source + ": " + std::to_string(policy_.settings.size()) + " locked setting(s)" +
                                    (policy_.server ? ", server " + sync::redactUrl(policy_.server->url) : "");
     if (!policy_.empty() && !policy_.problems.empty()) {
-      detail += "; skipped: ";
+      detail += policy_.from_last_good ? "; the file is refused, its last good copy applies: " : "; skipped: ";
       for (size_t i = 0; i < policy_.problems.size(); ++i) detail += (i ? " | " : "") + policy_.problems[i];
     }
     add("machine policy", policy_.problems.empty(), detail);

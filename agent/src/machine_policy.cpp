@@ -1,5 +1,8 @@
 #include "workmonitor/agent/machine_policy.h"
 
+#include <cerrno>
+#include <cstring>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,16 +110,25 @@ fs::path machinePolicyPath() {
 MachinePolicy loadMachinePolicy(const fs::path& path) {
   MachinePolicy out;
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return out;  // no policy installed
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return out;  // no policy installed
+    out.source = path.string();
+    out.problems.push_back(path.string() + ": cannot be read (" + std::strerror(errno) +
+                           "); no machine policy applies");
+    out.refused = true;
+    return out;
+  }
   out.source = path.string();
   if (!S_ISREG(st.st_mode)) {
     out.problems.push_back(path.string() + ": not a regular file; no machine policy applies");
+    out.refused = true;
     return out;
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
     out.problems.push_back(path.string() +
                            ": writable by other accounts, so anyone could have changed it; no machine policy applies "
                            "(chmod 644 it)");
+    out.refused = true;
     return out;
   }
   std::ifstream in(path);
@@ -124,15 +136,27 @@ MachinePolicy loadMachinePolicy(const fs::path& path) {
   ss << in.rdbuf();
   if (!in) {
     out.problems.push_back(path.string() + ": cannot be read; no machine policy applies");
+    out.refused = true;
     return out;
   }
-  const json j = json::parse(ss.str(), nullptr, false);
+  out = parseMachinePolicy(ss.str(), path.string());
+  out.source = path.string();
+  if (!out.refused) out.text = ss.str();
+  return out;
+}
+
+MachinePolicy parseMachinePolicy(const std::string& text, const std::string& where) {
+  MachinePolicy out;
+  out.source = where;
+  const fs::path path(where);
+  const json j = json::parse(text, nullptr, false);
   const bool has_settings = j.is_object() && j.contains("settings") && j["settings"].is_object();
   const bool has_server = j.is_object() && j.contains("server");
   if (!has_settings && !has_server) {
     out.problems.push_back(path.string() + (j.is_discarded() ? ": not valid JSON" : ": not the expected shape") +
                            "; it must be a JSON object with a \"settings\" object and/or a \"server\" object; no "
                            "machine policy applies");
+    out.refused = true;
     return out;
   }
   for (const auto& [key, value] : j.items())
@@ -160,6 +184,53 @@ MachinePolicy loadMachinePolicy(const fs::path& path) {
     }
   }
   return out;
+}
+
+MachinePolicy withLastGoodCopy(MachinePolicy loaded, const fs::path& copy) {
+  std::error_code ec;
+  if (loaded.source.empty()) {  // no policy installed: the administrator lifted it
+    fs::remove(copy, ec);
+    return loaded;
+  }
+  if (!loaded.refused) {
+    std::ifstream old(copy);
+    std::stringstream kept;
+    kept << old.rdbuf();
+    if (old && kept.str() == loaded.text) return loaded;
+    const fs::path tmp = copy.string() + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << loaded.text;
+      out.flush();
+      if (!out) {
+        loaded.problems.push_back("cannot keep a copy of the policy in " + copy.string() +
+                                  ": a later refused policy would leave none in force");
+        fs::remove(tmp, ec);
+        return loaded;
+      }
+    }
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
+    fs::rename(tmp, copy, ec);
+    if (ec) fs::remove(tmp, ec);
+    return loaded;
+  }
+  std::ifstream in(copy);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in || ss.str().empty()) return loaded;
+  MachinePolicy last = parseMachinePolicy(ss.str(), loaded.source);
+  if (last.refused || last.empty()) return loaded;
+  std::vector<std::string> problems = loaded.problems;
+  for (std::string& p : problems) {
+    if (const size_t cut = p.find("; no machine policy applies"); cut != std::string::npos)
+      p.replace(cut, std::string_view("; no machine policy applies").size(),
+                "; its last good copy applies until it is fixed (" + copy.string() + ")");
+  }
+  for (const std::string& p : last.problems) problems.push_back(p);
+  last.problems = std::move(problems);
+  last.from_last_good = true;
+  last.text.clear();
+  return last;
 }
 
 AgentConfig applyMachinePolicy(const AgentConfig& c, const MachinePolicy& policy) {

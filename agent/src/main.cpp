@@ -129,6 +129,9 @@ void printStatus(const json& s) {
       const json& mp = a["machine_policy"];
       if (mp.value("applies", true) == false)
         std::cout << "Machine policy: " << field(mp, "path") << " is refused, so no machine policy applies\n";
+      else if (mp.value("last_good_copy", false))
+        std::cout << "Machine policy: " << field(mp, "path")
+                  << " is refused, so its last good copy applies until it is fixed\n";
       for (const auto& p : mp.value("problems", json::array()))
         std::cout << "Machine policy problem: " << p.get<std::string>() << "\n";
     }

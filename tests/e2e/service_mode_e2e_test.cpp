@@ -429,6 +429,33 @@ TEST_F(ServiceModeE2E, ABadPolicyIsRefusedWithAClearMessageAndNothingOfItApplies
   EXPECT_EQ(call("doctor")["config"]["auto_tracking"], true);
   EXPECT_EQ(call("doctor")["sources"]["auto_tracking"], "policy");
   EXPECT_NE(cli("status").find("Machine policy problem: "), std::string::npos);
+  EXPECT_EQ(agent_->stop(SIGTERM), 0);
+
+  // That policy was accepted, so the agent kept a copy: the administrator's next typo leaves its settings in
+  // force (and says so) instead of unlocking everything.
+  writePolicy("{\"settings\": {\"auto_tracking\": tru");
+  startAgent();
+  const json kept = call("status");
+  EXPECT_EQ(kept["agent"]["machine_policy"]["applies"], true) << kept["agent"].dump();
+  EXPECT_EQ(kept["agent"]["machine_policy"]["last_good_copy"], true);
+  EXPECT_NE(kept["agent"]["machine_policy"]["problems"].at(0).get<std::string>().find(
+                "not valid JSON; it must be a JSON object with a \"settings\" object and/or a \"server\" object; its "
+                "last good copy applies until it is fixed"),
+            std::string::npos)
+      << kept["agent"].dump();
+  EXPECT_EQ(call("doctor")["config"]["auto_tracking"], true);
+  EXPECT_EQ(call("doctor")["sources"]["auto_tracking"], "policy");
+  EXPECT_NE(cli("status").find("is refused, so its last good copy applies until it is fixed"), std::string::npos);
+  EXPECT_NE(cli("doctor").find("[FAIL] machine policy: "), std::string::npos);
+  EXPECT_EQ(agent_->stop(SIGTERM), 0);
+  EXPECT_NE(agentLog().find("refused, so its last good copy applies"), std::string::npos);
+
+  // Removing the policy is how the administrator lifts it: the copy goes too.
+  fs::remove(policy_);
+  startAgent();
+  EXPECT_FALSE(call("status")["agent"].contains("machine_policy"));
+  EXPECT_EQ(call("doctor")["config"]["auto_tracking"], false);
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "machine-policy.last-good.json"));
 }
 
 }  // namespace

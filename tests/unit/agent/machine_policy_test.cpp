@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -181,6 +182,52 @@ TEST_F(MachinePolicyTest, ANonObjectServerOrSettingsIsReported) {
   ASSERT_EQ(p.problems.size(), 2u);
   EXPECT_NE(p.problems[0].find("server must be an object"), std::string::npos) << p.problems[0];
   EXPECT_NE(p.problems[1].find("settings must be an object"), std::string::npos) << p.problems[1];
+}
+
+TEST_F(MachinePolicyTest, ARefusedPolicyGivesWayToTheLastGoodCopyAndARemovedOneTakesItAway) {
+  const fs::path copy = dir_ / "last-good.json";
+  // No copy yet: a refused file means no policy at all.
+  MachinePolicy p = withLastGoodCopy(loadMachinePolicy(write("{\"settings\": ")), copy);
+  EXPECT_TRUE(p.refused);
+  EXPECT_TRUE(p.empty());
+  EXPECT_FALSE(fs::exists(copy));
+
+  const std::string good = R"({"settings": {"screenshot_interval_s": 900, "allow_quit": false}})";
+  p = withLastGoodCopy(loadMachinePolicy(write(good)), copy);
+  EXPECT_FALSE(p.refused);
+  EXPECT_FALSE(p.from_last_good);
+  ASSERT_TRUE(fs::exists(copy));
+  EXPECT_EQ(fs::status(copy).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+
+  // A typo, then a file others could write: each time the copy's settings apply, the refusal comes first.
+  for (const auto& [text, perms, says] :
+       {std::tuple{std::string("{\"settings\": {\"allow_quit\": fals"), fs::perms::owner_read | fs::perms::owner_write,
+                   std::string("not valid JSON; it must be a JSON object with a \"settings\" object and/or a "
+                               "\"server\" object; its last good copy applies")},
+        std::tuple{good, fs::perms::owner_all | fs::perms::others_write,
+                   std::string("writable by other accounts, so anyone could have changed it; its last good copy")}}) {
+    p = withLastGoodCopy(loadMachinePolicy(write(text, perms)), copy);
+    EXPECT_FALSE(p.refused);
+    EXPECT_TRUE(p.from_last_good);
+    EXPECT_EQ(p.settings, json::parse(good)["settings"]);
+    ASSERT_FALSE(p.problems.empty());
+    EXPECT_NE(p.problems[0].find(says), std::string::npos) << p.problems[0];
+    EXPECT_EQ(p.source, (dir_ / "policy.json").string());
+  }
+  // A corrupt copy is no copy.
+  std::ofstream(copy) << "[1, 2";
+  p = withLastGoodCopy(loadMachinePolicy(write("nonsense")), copy);
+  EXPECT_TRUE(p.empty());
+  EXPECT_FALSE(p.from_last_good);
+
+  // Back to a good file; then the administrator removes it: the copy goes, no policy applies.
+  (void)withLastGoodCopy(loadMachinePolicy(write(good)), copy);
+  ASSERT_TRUE(fs::exists(copy));
+  fs::remove(dir_ / "policy.json");
+  p = withLastGoodCopy(loadMachinePolicy(dir_ / "policy.json"), copy);
+  EXPECT_TRUE(p.empty());
+  EXPECT_TRUE(p.problems.empty());
+  EXPECT_FALSE(fs::exists(copy));
 }
 
 }  // namespace

@@ -11,8 +11,12 @@
 // or an unknown key is reported and skipped, the rest applies: a typo never unlocks the whole policy. A file
 // any other account could write, or one that is not a JSON object, is refused as a whole.
 //
-// The policy is read when the agent starts (daemon.cpp); a changed file applies at the next start. A file
-// refused as a whole at start means no machine policy applies, which status, doctor and the log say.
+// The policy is read when the agent starts (daemon.cpp); a changed file applies at the next start. Each
+// accepted policy is copied to the agent's state directory; a file refused as a whole at a later start (an
+// administrator's typo, a wrong mode) gives way to that last good copy, so the settings the company chose
+// stay in force, and status, doctor and the log say why. With no copy, no machine policy applies. Removing
+// the policy file removes the copy: that is the administrator's way to lift the policy. The copy lives in
+// the person's own state directory, so it is a safety net against mistakes, not a lock against them.
 #pragma once
 
 #include <filesystem>
@@ -38,6 +42,9 @@ struct MachinePolicy {
   std::optional<PolicyServer> server;                  // a valid `server` block
   std::string source;                                  // the file read, or empty when there is none
   std::vector<std::string> problems;
+  bool refused = false;         // the file was refused as a whole (nothing of it applies)
+  bool from_last_good = false;  // refused, and the last good copy applies instead
+  std::string text;             // the accepted file's text (what the last good copy keeps)
   bool empty() const { return settings.empty() && !server; }
 };
 
@@ -48,6 +55,11 @@ std::filesystem::path machinePolicyPath();
 
 /// Reads and checks the file. A missing file is no policy and no problem.
 MachinePolicy loadMachinePolicy(const std::filesystem::path& path);
+/// Checks a policy's text; `where` names it in the problems.
+MachinePolicy parseMachinePolicy(const std::string& text, const std::string& where);
+/// Keeps `copy` in step with `loaded`: an accepted policy is saved there (0600), a removed one deletes it, and
+/// a refused one is replaced by the copy when there is a good one (its refusal kept first in `problems`).
+MachinePolicy withLastGoodCopy(MachinePolicy loaded, const std::filesystem::path& copy);
 
 /// Whether `url` may carry credentials: https://, or http:// to 127.x, localhost or [::1] (a local server
 /// for tests and single-machine installs). The same rule the sync service warns by.
