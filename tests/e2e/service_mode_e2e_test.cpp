@@ -37,24 +37,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kSecret = "e2e-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 
-std::string sh(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-int runShell(const std::string& command, std::string* out = nullptr) {
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::string text;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  const int status = ::pclose(p);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using test::runShell;
+using test::sh;
 
 std::string osAccount() {
   const passwd* pw = ::getpwuid(::getuid());

@@ -43,27 +43,9 @@ namespace fs = std::filesystem;
 constexpr const char* kSecret = "e2e-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 constexpr const char* kPassword = "correct horse battery";
 
-std::string sh(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs a shell command; returns its exit status, stdout (trailing newline removed) in `out`.
-int runShell(const std::string& command, std::string* out = nullptr) {
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::string text;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  const int status = ::pclose(p);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 using test::freePort;
+using test::runShell;
+using test::sh;
 
 // The status code of GET path on 127.0.0.1:port, or -1 when nothing answers.
 int httpStatus(uint16_t port, const std::string& path) {
