@@ -137,6 +137,11 @@ for _ in $(seq 50); do as_alice 'workmonitor-agent status' >/dev/null 2>&1 && br
 check "the upgraded agent opens the kept outbox with its records pending" \
   bash -c "$(declare -f in_root as_alice); root='$root'; as_alice 'workmonitor-agent status' | grep -Eq 'Outbox: [1-9][0-9]* records, [1-9][0-9]* not uploaded'"
 
+# Service mode, as README.md tells the administrator to turn it on for every user.
+in_root 'systemctl --global enable workmonitor-agent.service' >"$work/enable.log" 2>&1
+check "systemctl --global enable turns service mode on for every user" in_root \
+  'test -L /etc/systemd/user/graphical-session.target.wants/workmonitor-agent.service &&
+   systemctl --global is-enabled workmonitor-agent.service | grep -qx enabled'
 check "the upgraded agent runs before the remove" in_root "pgrep -f '^workmonitor-agent run' >/dev/null"
 
 # --- remove: the running agent is stopped, the person's data stays -------------------------------------------
@@ -146,6 +151,8 @@ sleep 1
 check "remove stopped the running agent" in_root "! pgrep -f '^workmonitor-agent run' >/dev/null"
 check "remove left the person's outbox" in_root "test -f $db"
 check "remove kept the server's settings (until purge)" in_root 'test -f /etc/workmonitor/server.env'
+check "remove kept service mode on (a reinstall keeps it)" in_root \
+  'test -L /etc/systemd/user/graphical-session.target.wants/workmonitor-agent.service'
 
 # --- purge: nothing of the packages' in /etc and /var ----------------------------------------------------------
 in_root 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq workmonitor-tray workmonitor-agent workmonitor-server' \
