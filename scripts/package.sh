@@ -21,9 +21,12 @@ rm -rf "$stage" && mkdir -p "$src"
 if [[ -n ${WM_PACKAGE_REF:-} ]]; then  # a commit rather than the work tree (e.g. HEAD while edits are under way)
   git archive --format=tar "$WM_PACKAGE_REF" | tar -C "$src" -xf -
   rm -rf "$src/installer/deb/debian"
-else
+elif command -v git >/dev/null && git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   git ls-files -z --cached --others --exclude-standard | grep -zv '^installer/deb/debian/' |
     xargs -0 tar -cf - --no-recursion | tar -C "$src" -xf -
+else  # an exported tree (a release tarball, `git archive`): everything but what .gitignore names
+  tar -cf - --exclude='./build*' --exclude=./dist --exclude=./.cache --exclude=./.stack --exclude=./.git \
+    --exclude=./compile_commands.json --exclude=./installer/deb/debian . | tar -C "$src" -xf -
 fi
 cp -r installer/deb/debian "$src/debian"  # the work tree's packaging, always
 cat >"$src/debian/changelog" <<CHANGELOG

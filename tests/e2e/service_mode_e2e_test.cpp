@@ -180,8 +180,7 @@ class ServiceModeE2E : public ::testing::Test {
                                            {"DB_POOL_SIZE", "4"},
                                            {"BACKEND_URL", url()}});
     ASSERT_GT(server_->pid(), 0);
-    ASSERT_TRUE(
-        test::waitUntil([&] { return runShell("curl -fsS " + url() + "/readyz >/dev/null 2>&1") == 0; }, 20s, 100ms))
+    ASSERT_TRUE(test::waitUntil([&] { return test::httpStatus(port_, "/readyz") == 200; }, 20s, 100ms))
         << "the server is not ready; see " << dir_ / "server.log";
   }
   std::string admin(const std::string& args, const std::string& stdin_text = "") {

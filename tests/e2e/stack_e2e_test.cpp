@@ -48,26 +48,7 @@ using test::runShell;
 using test::sh;
 
 // The status code of GET path on 127.0.0.1:port, or -1 when nothing answers.
-int httpStatus(uint16_t port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  int status = -1;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      char buf[64] = {0};
-      const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
-      if (n > 12 && std::string_view(buf, 5) == "HTTP/") status = std::atoi(buf + 9);
-    }
-  }
-  ::close(fd);
-  return status;
-}
+using test::httpStatus;
 
 /// A child process with stdout/stderr appended to a log file; environment = ours plus `env`, minus `unset`.
 class Child {
