@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "workmonitor/server/db/connection.h"
+#include "workmonitor/server/http/config.h"
 #include "workmonitor/server/http/crypto.h"
 #include "workmonitor/server/migrate/migrator.h"
 #include "workmonitor/server/migrate/schema_check.h"
@@ -61,15 +62,6 @@ std::string percentEncode(std::string_view s) {
   return out;
 }
 
-std::string conninfoQuote(std::string_view v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
 Result<std::string> readPassword(const std::string& file) {
   std::string line;
   if (file.empty() || file == "-") {
@@ -104,13 +96,13 @@ Result<std::string> withDatabase(const std::string& conninfo, const std::string&
       target = o->val;
       continue;
     }
-    out += std::string(o->keyword) + "=" + conninfoQuote(o->val) + " ";
+    out += std::string(o->keyword) + "=" + http::conninfoQuoted(o->val) + " ";
   }
   if (target.empty()) {
     if (const char* env = std::getenv("PGDATABASE")) target = env;
   }
   if (target.empty()) return fail(Errc::kInvalidInput, "name the database in --db (e.g. \"dbname=workmonitor\")");
-  return out + "dbname=" + conninfoQuote(dbname);
+  return out + "dbname=" + http::conninfoQuoted(dbname);
 }
 
 struct Changes {

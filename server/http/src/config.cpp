@@ -16,7 +16,8 @@ Result<long long> number(const char* name, const char* text, long long min, long
   return v;
 }
 
-// libpq conninfo values are quoted so a password with spaces or quotes survives.
+}  // namespace
+
 std::string conninfoQuoted(std::string_view v) {
   std::string out = "'";
   for (char c : v) {
@@ -25,8 +26,6 @@ std::string conninfoQuoted(std::string_view v) {
   }
   return out + "'";
 }
-
-}  // namespace
 
 Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>& env) {
   ServerConfig c;

@@ -50,6 +50,8 @@ struct ServerConfig {
 
 /// "disabled" | "first" | "open".
 Result<ServerConfig::Signup> parseSignup(std::string_view text);
+/// A libpq conninfo value, quoted so a password with spaces or quotes survives.
+std::string conninfoQuoted(std::string_view v);
 
 /// Reads DATABASE_URL (or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD), DB_POOL_SIZE, JWT_SECRET,
 /// JWT_ALGORITHM, JWT_EXPIRATION_HOURS, JWT_REFRESH_EXPIRATION_DAYS, BACKEND_URL through `env`.
