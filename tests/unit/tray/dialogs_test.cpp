@@ -469,6 +469,9 @@ TEST_F(DialogsTest, ActivityWindowAsksForTodayAndShowsTheNumbers) {
   EXPECT_EQ(text(&w, "idle"), "Idle: 1 period, 5 min");
   EXPECT_NE(text(&w, "queue").find("Waiting to upload: 7 records"), std::string::npos);
   EXPECT_NE(w.findChild<QLabel*>(QStringLiteral("shot_missing")), nullptr) << "a missing file is a placeholder";
+  // This reply has no day picture (an agent from before it): the window says so and shows the rest.
+  EXPECT_NE(text(&w, "timeline_note").find("does not send the day picture"), std::string::npos);
+  EXPECT_TRUE(w.timelineView()->day().shots.empty()) << "a screenshot of another day is not on today's picture";
 
   w.findChild<QAbstractButton*>(QStringLiteral("refresh"))->click();
   EXPECT_EQ(api.argsOf("report").size(), 2u);

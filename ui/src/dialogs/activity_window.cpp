@@ -42,14 +42,13 @@ std::vector<std::string> texts(const std::vector<NamedTotal>& totals) {
 
 // A thumbnail, or a grey placeholder that says the file is gone (the spool may have been uploaded and
 // cleaned, or the file deleted).
-QWidget* thumbnail(const ShotThumb& shot, QWidget* parent) {
+QWidget* thumbnail(const ShotThumb& shot, const QImage& img, QWidget* parent) {
   auto* cell = new QWidget(parent);
   auto* v = new QVBoxLayout(cell);
   v->setContentsMargins(2, 2, 2, 2);
   auto* image = new QLabel(cell);
   image->setFixedSize(kThumbWidth, kThumbHeight);
   image->setAlignment(Qt::AlignCenter);
-  const QImage img = readThumbnail(shot.path, QSize(kThumbWidth, kThumbHeight));
   if (img.isNull()) {
     image->setObjectName(QStringLiteral("shot_missing"));
     image->setText(QStringLiteral("(image not on this computer)"));
@@ -94,7 +93,25 @@ ActivityWindow::ActivityWindow(AgentApi& api, QWidget* parent) : QWidget(parent,
   scroll->setWidgetResizable(true);
   auto* content = new QWidget(scroll);
   auto* layout = new QVBoxLayout(content);
-  timeline_ = section(layout, content, "Timeline", "timeline");
+  auto* day_box = new QGroupBox(QStringLiteral("Today as a picture"), content);
+  auto* day_layout = new QVBoxLayout(day_box);
+  timeline_note_ = plainLabel({}, "timeline_note", day_box);
+  timeline_note_->hide();
+  day_layout->addWidget(timeline_note_);
+  timeline_view_ = new TimelineView(day_box);
+  day_layout->addWidget(timeline_view_);
+  auto* details_row = new QHBoxLayout;
+  timeline_details_ = plainLabel("Point at a part of the picture, or click it (or Tab to it and use the arrow keys).",
+                                 "timeline_details", day_box);
+  timeline_details_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  details_row->addWidget(timeline_details_, 1);
+  timeline_preview_ = new QLabel(day_box);
+  timeline_preview_->setObjectName(QStringLiteral("timeline_preview"));
+  timeline_preview_->hide();
+  details_row->addWidget(timeline_preview_);
+  day_layout->addLayout(details_row);
+  layout->addWidget(day_box);
+  timeline_ = section(layout, content, "Time entries", "timeline");
   projects_label_ = section(layout, content, "Time per project", "projects");
   apps_ = section(layout, content, "Applications", "apps");
   websites_ = section(layout, content, "Websites", "websites");
@@ -117,9 +134,12 @@ ActivityWindow::ActivityWindow(AgentApi& api, QWidget* parent) : QWidget(parent,
   outer->addWidget(scroll, 1);
 
   connect(refresh_, &QPushButton::clicked, this, &ActivityWindow::refresh);
-  resize(720, 640);
+  connect(timeline_view_, &TimelineView::selectionChanged, this, &ActivityWindow::showDetails);
+  connect(timeline_view_, &TimelineView::screenshotActivated, this, &ActivityWindow::openShot);
+  resize(960, 720);
   render();
   renderShots();
+  renderDay();
 }
 
 void ActivityWindow::refresh() {
@@ -130,8 +150,10 @@ void ActivityWindow::refresh() {
     if (!self) return;
     if (!r) return self->showError("today's report", r.error());
     self->report_ = std::move(*r);
+    self->thumbs_.clear();  // a new report: the files may have changed or gone
     self->render();
     self->renderShots();
+    self->renderDay();
   });
   api_.call("status", json::object(), [self](Result<json> r) {
     if (!self) return;
@@ -143,6 +165,7 @@ void ActivityWindow::refresh() {
     if (!self || !r) return;  // without names the ids are shown
     self->projects_ = std::move(*r);
     self->render();
+    self->renderDay();
   });
 }
 
@@ -175,9 +198,73 @@ void ActivityWindow::renderShots() {
   }
   int i = 0;
   for (const ShotThumb& shot : summary_.screenshots) {
-    shots_layout_->addWidget(thumbnail(shot, shots_), i / kThumbColumns, i % kThumbColumns);
+    shots_layout_->addWidget(thumbnail(shot, thumbnailOf(shot.path), shots_), i / kThumbColumns, i % kThumbColumns);
     ++i;
   }
+}
+
+const QImage& ActivityWindow::thumbnailOf(const std::string& path) {
+  auto it = thumbs_.find(path);
+  if (it == thumbs_.end()) it = thumbs_.emplace(path, readThumbnail(path, QSize(kThumbWidth, kThumbHeight))).first;
+  return it->second;
+}
+
+void ActivityWindow::renderDay() {
+  TimelineDay day = timelineDay(report_, projects_);
+  std::vector<QImage> images;
+  for (const TimelineShot& shot : day.shots) images.push_back(thumbnailOf(shot.path));
+  timeline_note_->setText(QString::fromStdString(day.note));
+  timeline_note_->setVisible(!day.note.empty());
+  const int keep = timeline_view_->selected();
+  const size_t count = day.items.size();
+  timeline_view_->setDay(std::move(day), images);
+  // A refresh of the same day keeps the place the person was looking at.
+  if (keep >= 0 && static_cast<size_t>(keep) < count) timeline_view_->setSelected(keep);
+}
+
+void ActivityWindow::showDetails(int index) {
+  const TimelineDay& day = timeline_view_->day();
+  timeline_preview_->hide();
+  if (index < 0 || static_cast<size_t>(index) >= day.items.size()) {
+    timeline_details_->setText(
+        QStringLiteral("Point at a part of the picture, or click it (or Tab to it and use the arrow keys)."));
+    return;
+  }
+  const TimelineItem& it = day.items[static_cast<size_t>(index)];
+  timeline_details_->setText(QString::fromStdString(laneLabel(it.lane) + ": " + it.tooltip));
+  if (it.shot_index >= 0) {
+    const QImage& img = thumbnailOf(day.shots[static_cast<size_t>(it.shot_index)].path);
+    if (!img.isNull()) {
+      timeline_preview_->setPixmap(QPixmap::fromImage(img));
+      timeline_preview_->show();
+    }
+  }
+}
+
+// The screenshot's thumbnail on its own, as large as the file has it (the agent keeps only the thumbnail
+// on this computer once the screenshot is uploaded).
+void ActivityWindow::openShot(int shot_index) {
+  const TimelineDay& day = timeline_view_->day();
+  if (shot_index < 0 || static_cast<size_t>(shot_index) >= day.shots.size()) return;
+  const TimelineShot& shot = day.shots[static_cast<size_t>(shot_index)];
+  if (viewer_) viewer_->close();
+  auto* view = new QLabel(this, Qt::Window);
+  view->setObjectName(QStringLiteral("shot_viewer"));
+  view->setAttribute(Qt::WA_DeleteOnClose);
+  view->setAlignment(Qt::AlignCenter);
+  const QImage img = readThumbnail(shot.path, QSize(1280, 800));
+  if (img.isNull()) {
+    view->setText(QStringLiteral("(image not on this computer)"));
+    view->resize(320, 120);
+  } else {
+    view->setPixmap(QPixmap::fromImage(img));
+  }
+  const QString when = QString::fromStdString(
+      localClock(QDateTime::fromMSecsSinceEpoch(shot.at_ms, QTimeZone::utc()), QTimeZone::systemTimeZone()));
+  view->setWindowTitle(QStringLiteral("WorkMonitor — screenshot at ") + when);
+  view->setAccessibleName(QStringLiteral("Screenshot at ") + when);
+  viewer_ = view;
+  view->show();
 }
 
 }  // namespace wm::tray

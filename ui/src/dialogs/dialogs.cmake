@@ -5,6 +5,9 @@ target_sources(wm_tray_ui PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/consent_dialog.cpp
   ${CMAKE_CURRENT_LIST_DIR}/idle_return_dialog.cpp
   ${CMAKE_CURRENT_LIST_DIR}/activity_window.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/timeline_model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/timeline_layout.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/timeline_view.cpp
   ${CMAKE_CURRENT_LIST_DIR}/settings_dialog.cpp
   ${CMAKE_CURRENT_LIST_DIR}/screenshot_notice.cpp
   ${CMAKE_CURRENT_LIST_DIR}/dialog_host_impl.cpp)
