@@ -11,7 +11,12 @@
 #include <QPainter>
 #include <QTemporaryDir>
 
+#include <map>
+#include <set>
+
+#include "../unit/tray/scripted_day.h"
 #include "dialogs/dialog_host_impl.h"
+#include "dialogs/timeline_view.h"
 #include "dialogs_test_support.h"
 #include "window_report.h"
 
@@ -160,10 +165,88 @@ TEST_F(DialogsGuiTest, MyActivity) {
                   "code — 2 h 00 min", "github.com — 25 min", "Idle: 2 periods, 25 min", "Breaks: 1, 30 min",
                   "Website redesign / Layout — header (2 h 30 min)", "Waiting to upload: 14 records",
                   "Last successful upload:", "Quarantined (refused by the server): 1 record",
-                  "(image not on this computer)", "Refresh"});
+                  "(image not on this computer)", "Refresh", "does not send the day picture"});
   int thumbs = 0;
   for (QLabel* l : w->findChildren<QLabel*>(QStringLiteral("shot"))) thumbs += l->pixmap().isNull() ? 0 : 1;
   EXPECT_EQ(thumbs, 2);
+}
+
+// The colour most pixels of `r` have in `img`: a category's fill under its pattern.
+QColor dominant(const QImage& img, const QRectF& r) {
+  std::map<QRgb, int> n;
+  const QRect box = r.toAlignedRect().adjusted(2, 2, -2, -2).intersected(img.rect());
+  for (int y = box.top(); y <= box.bottom(); ++y)
+    for (int x = box.left(); x <= box.right(); ++x) ++n[img.pixel(x, y) & 0xffffff];
+  QRgb best = 0;
+  int count = -1;
+  for (auto [c, k] : n)
+    if (k > count) best = c, count = k;
+  return QColor(best);
+}
+
+QPalette themePalette(bool dark) {
+  QPalette p = QApplication::palette();
+  const QColor base = dark ? QColor(0x1e, 0x1e, 0x1e) : Qt::white, text = dark ? QColor(0xee, 0xee, 0xee) : Qt::black;
+  for (auto role : {QPalette::Base, QPalette::Window, QPalette::Button})
+    p.setColor(role, dark ? base.lighter(130) : base);
+  p.setColor(QPalette::Base, base);
+  for (auto role : {QPalette::Text, QPalette::WindowText, QPalette::ButtonText}) p.setColor(role, text);
+  return p;
+}
+
+// The day picture of a scripted day (every category, 48 screenshots with real thumbnails), in a light and a
+// dark theme: kept as dialogs_my_activity_timeline.png / _dark.png, and each segment wide enough to sample
+// has its category's colour (a project's for worked time) at its place in the picture.
+TEST_F(DialogsGuiTest, MyActivityTimeline) {
+  QTemporaryDir tmp;
+  ASSERT_TRUE(tmp.isValid());
+  const auto [from, to] = localDayRange(QDateTime::currentDateTimeUtc());
+  const auto day = test::scriptedDay(from, tmp.path());
+  host->showMyActivity();
+  ActivityWindow* w = impl->activityWindow();
+  ASSERT_NE(w, nullptr);
+  api.answer("report", day.report);
+  api.answer("status", day.status);
+  api.answer("projects", day.projects);
+  w->resize(1100, 1000);
+  for (const bool dark : {false, true}) {
+    w->setPalette(themePalette(dark));
+    QApplication::processEvents();
+    TimelineView* v = w->timelineView();
+    ASSERT_NE(v, nullptr);
+    ASSERT_TRUE(v->day().has_day);
+    grabTo(v, dark ? "my_activity_timeline_dark" : "my_activity_timeline");
+    if (!dark) grabTo(w, "my_activity_day");
+    const QImage img = v->grab().toImage();
+    const TimelineGeometry& g = v->geometryModel();
+    ASSERT_EQ(g.item_rects.size(), v->day().items.size());
+    int sampled = 0;
+    std::set<std::string> categories;
+    for (int i : v->day().lane(TimelineLane::kDay)) {
+      const TimelineItem& it = v->day().items[i];
+      if (g.item_rects[i].width() < 8) continue;
+      const QColor want = it.color.isValid() ? it.color : fillColor(it.category, v->palette());
+      EXPECT_EQ(dominant(img, g.item_rects[i]).name().toStdString(), want.name().toStdString())
+          << categoryName(it.category) << (dark ? " (dark)" : " (light)");
+      ++sampled;
+      categories.insert(categoryName(it.category));
+    }
+    EXPECT_GE(sampled, 15);
+    EXPECT_EQ(categories.size(), std::size(kTimelineCategories)) << "every category is in the scripted day";
+    // Worked time at 08:45 is the first project's colour, exactly, in the middle of the bar.
+    const int seg = v->day().lane(TimelineLane::kDay)[2];
+    EXPECT_EQ(QColor(img.pixel(g.item_rects[seg].center().toPoint())), projectColor(0));
+    // The background follows the theme; the hour labels are the theme's text colour.
+    const QColor bg(img.pixel(2, img.height() - 3));
+    EXPECT_EQ(bg, v->palette().color(QPalette::Base));
+    EXPECT_EQ(bg.lightness() < 80, dark);
+    // Thumbnails are drawn: the lane of screenshots holds something other than the lane's background.
+    int drawn = 0;
+    for (int i : v->day().lane(TimelineLane::kScreenshots))
+      if (g.item_thumb[i]) drawn += dominant(img, g.item_rects[i]) != dominant(img, g.lane_rects.back()) ? 1 : 0;
+    EXPECT_GT(drawn, 5);
+  }
+  expectTexts(w, {"Today as a picture", "Website redesign — ", "Waiting to upload: 12 records"});
 }
 
 TEST_F(DialogsGuiTest, Settings) {
