@@ -68,7 +68,8 @@ inline bool scriptedRecording(const ScriptedSegment& s) {
 }
 
 /// The day starting at `from_ms` (24 h long); thumbnails are written into `thumb_dir` when it is not empty.
-inline ScriptedDay scriptedDay(int64_t from_ms, const QString& thumb_dir = {}) {
+/// The app in front changes every `app_minutes` (a real person switches about every minute or two).
+inline ScriptedDay scriptedDay(int64_t from_ms, const QString& thumb_dir = {}, int app_minutes = 12) {
   using nlohmann::json;
   constexpr int64_t kMin = 60'000;
   ScriptedDay d;
@@ -116,9 +117,10 @@ inline ScriptedDay scriptedDay(int64_t from_ms, const QString& thumb_dir = {}) {
     totals[cat] = totals[cat].get<int64_t>() + (b - a);
     timeline.push_back(seg);
     if (!scriptedRecording(s)) continue;
-    // The app in front changes every 12 minutes; Firefox's time has a website.
-    for (int64_t t = a; t < b; t += 12 * kMin, ++n) {
-      const int64_t e = std::min(b, t + 12 * kMin);
+    // The app in front changes every app_minutes; Firefox's time has a website.
+    const int64_t step = std::max(1, app_minutes) * kMin;
+    for (int64_t t = a; t < b; t += step, ++n) {
+      const int64_t e = std::min(b, t + step);
       const int app = n % 4;
       apps.push_back({{"start_ms", t}, {"end_ms", e}, {"app", kApps[app]}, {"title", kTitles[app]}});
       per_app[kApps[app]] += e - t;
