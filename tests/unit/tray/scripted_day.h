@@ -88,6 +88,7 @@ inline ScriptedDay scriptedDay(int64_t from_ms, const QString& thumb_dir = {}, i
                  {"future", 0}};
   std::map<std::string, int64_t> per_project, per_app, per_site;
   int64_t idle_ms = 0, break_ms = 0, idle_count = 0;
+  json by_decision = json::object();
   static const char* kApps[] = {"code", "firefox", "slack", "gnome-terminal"};
   static const char* kTitles[] = {"main.cpp — workmonitor", "Pull requests · GitHub — Mozilla Firefox",
                                   "#support | Acme — Slack", "build: ninja — Terminal"};
@@ -111,7 +112,10 @@ inline ScriptedDay scriptedDay(int64_t from_ms, const QString& thumb_dir = {}, i
     }
     if (*s.decision) seg["decision"] = s.decision;
     if (*s.reason) seg["reason"] = s.reason;
-    if (cat == "idle" || cat == "locked") idle_ms += b - a, ++idle_count;
+    if (cat == "idle" || cat == "locked") {
+      idle_ms += b - a, ++idle_count;
+      by_decision[s.decision] = by_decision.value(s.decision, int64_t{0}) + (b - a);
+    }
     if (cat == "break") break_ms += b - a;
     if (cat == "idle" || cat == "break") seg[cat + "_id"] = cat + "-" + std::to_string(s.from_min);
     totals[cat] = totals[cat].get<int64_t>() + (b - a);
@@ -184,7 +188,7 @@ inline ScriptedDay scriptedDay(int64_t from_ms, const QString& thumb_dir = {}, i
               {"projects", list(per_project, "project_id")},
               {"apps", list(per_app, "app")},
               {"websites", list(per_site, "domain")},
-              {"idle", {{"count", idle_count}, {"ms", idle_ms}, {"by_decision", {{"discard_continue", 900000}}}}},
+              {"idle", {{"count", idle_count}, {"ms", idle_ms}, {"by_decision", by_decision}}},
               {"breaks", {{"count", 1}, {"ms", break_ms}}},
               {"entries", entries},
               {"day", {{"timeline", timeline}, {"totals", totals}}},

@@ -325,6 +325,9 @@ TEST(TimelineModel, AnOldAgentWithoutTheDayStillShowsTheRest) {
   EXPECT_EQ(day.shots.size(), 48u) << "screenshots placed from taken_at";
   EXPECT_FALSE(day.lane(TimelineLane::kApps).empty());
   EXPECT_EQ(day.from_ms, berlinDay());
+  const TimelineGeometry g = layoutTimeline(day, 800, kBerlin);
+  EXPECT_TRUE(g.lane_empty[static_cast<size_t>(TimelineLane::kDay)]) << "an empty lane says so";
+  EXPECT_FALSE(g.lane_empty[static_cast<size_t>(TimelineLane::kScreenshots)]);
 }
 
 class TimelineViewTest : public ::testing::Test {

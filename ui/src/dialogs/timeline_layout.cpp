@@ -95,6 +95,8 @@ TimelineGeometry layoutTimeline(const TimelineDay& day, int width, const QTimeZo
   }
   g.now_x = day.now_ms >= day.from_ms && day.now_ms <= day.to_ms ? xOf(day.now_ms) : -1;
 
+  g.lane_empty.assign(std::size(kTimelineLanes), true);
+  for (const TimelineItem& it : day.items) g.lane_empty[static_cast<size_t>(it.lane)] = false;
   g.item_rects.reserve(day.items.size());
   g.item_thumb.assign(day.items.size(), false);
   double last_thumb_right = -1e9;

@@ -129,6 +129,7 @@ struct TimelineGeometry {
   std::vector<QRectF> lane_rects;   // per kTimelineLanes
   std::vector<QRectF> item_rects;   // per TimelineDay::items
   std::vector<bool> item_thumb;     // screenshots: drawn as a thumbnail (else a marker: no room at this width)
+  std::vector<bool> lane_empty;     // per kTimelineLanes: nothing recorded there (said in the lane)
   std::vector<TimelineTick> ticks;  // hour boundaries in local time
   std::vector<LegendBox> legend;
   double now_x = -1;  // the "now" line (-1 when outside the range)

@@ -202,6 +202,12 @@ void TimelineView::paintEvent(QPaintEvent*) {
                QString::fromStdString(laneLabel(kTimelineLanes[l])));
     if (l > 0) p.fillRect(r, mix(base, text, 0.05));
   }
+  // A lane with nothing in it says so: "nothing recorded" is an answer the person may be looking for.
+  p.setPen(mix(base, text, 0.55));
+  for (size_t l = 1; l < g.lane_rects.size(); ++l)
+    if (g.lane_empty[l])
+      p.drawText(g.lane_rects[l].adjusted(6, 0, 0, 0), Qt::AlignLeft | Qt::AlignVCenter,
+                 QStringLiteral("none recorded"));
   const double grid_bottom = g.lane_rects.back().bottom();
   for (const TimelineTick& t : g.ticks) {
     p.setPen(faint);
