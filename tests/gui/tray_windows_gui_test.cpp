@@ -1,9 +1,10 @@
 // The tray's windows as a person meets them, on a real X display: the real workmonitor-tray (Xvfb + openbox +
 // trayer) against the real agent it starts. The consent window opens by itself on a fresh agent, Accept is
 // clicked with the mouse; the timer runs, the person goes idle and comes back: the idle-return window opens,
-// "Keep" is clicked; "My activity…" is picked from the tray's menu. Each window is checked on the display
-// (xdotool finds it viewable under its title), screenshotted by its X window id into build/test-artifacts
-// (and the picture is not blank), and its words are checked as the tray prints them with --debug-ui.
+// "Keep" is clicked; "My activity…" is picked from the tray's menu and shows the day as a picture. Each window is
+// checked on the display (xdotool finds it viewable under its title), screenshotted by its X window id into
+// build/test-artifacts (and the picture is not blank), and its words are checked as the tray prints them with
+// --debug-ui.
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -141,8 +142,9 @@ TEST_F(TrayWindowsGui, ConsentIdleReturnAndMyActivityOnTheDisplay) {
   auto menu = waitWindow("menu", {"My activity…"});
   ASSERT_TRUE(menu && menu->buttons.contains("My activity…")) << log();
   click(menu->buttons["My activity…"]);
-  auto activity =
-      waitWindow("activity_window", {"Tracked today:", "gui-windows", "Idle: 1 period", "(kept", "Waiting to upload"});
+  // With the day as a picture above the words (its details line invites a click or the keyboard).
+  auto activity = waitWindow("activity_window", {"Tracked today:", "gui-windows", "Idle: 1 period", "(kept",
+                                                 "Waiting to upload", "Today as a picture", "Point at a part of"});
   ASSERT_TRUE(activity) << log();
   checkOnDisplayAndShoot(*activity, "tray-my-activity.png");
 }
