@@ -2,10 +2,12 @@
 // each have a colour, a pattern and a label; a scripted day becomes the right items, rects, ticks, legend and
 // tooltips; the keyboard goes through it in a fixed order; bad input never throws. Offscreen.
 #include <gtest/gtest.h>
+#include <QHelpEvent>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QToolTip>
 #include <map>
 #include <set>
 
@@ -384,6 +386,13 @@ TEST_F(TimelineViewTest, KeyboardSelectsAndEnterOpensAScreenshot) {
   ASSERT_EQ(opened.count(), 1);
   EXPECT_EQ(opened[0][0].toInt(), v.day().items[v.selected()].shot_index);
   EXPECT_EQ(v.accessibleDescription().left(21).toStdString(), "Screenshots: Screensh");
+  // Hovering shows the item's details as a tooltip.
+  const QRectF crash = v.geometryModel().item_rects[v.day().lane(TimelineLane::kDay)[9]];
+  QHelpEvent help(QEvent::ToolTip, crash.center().toPoint(), v.mapToGlobal(crash.center().toPoint()));
+  QCoreApplication::sendEvent(&v, &help);
+  EXPECT_EQ(QToolTip::text().toStdString(),
+            "13:10–13:25 (15 min)\nAgent not running — the agent ended without shutting down (a crash)");
+  QToolTip::hideText();
   // A click selects what is under the mouse.
   const int usb = v.day().lane(TimelineLane::kUsb)[1];
   QTest::mouseClick(&v, Qt::LeftButton, {}, v.geometryModel().item_rects[usb].center().toPoint());
