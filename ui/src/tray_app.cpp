@@ -4,6 +4,7 @@
 
 #include <QAction>
 #include <QCursor>
+#include <QFont>
 #include <QSettings>
 #include <QTimer>
 
@@ -57,9 +58,15 @@ QAction* findIn(const QMenu& menu, const QString& text) {
 
 TrayApp::TrayApp(AgentApi& api, DialogHost* dialogs, TrayAppOptions options, QObject* parent)
     : QObject(parent), api_(api), dialogs_(dialogs), options_(options) {
-  header_ = menu_.addAction("WorkMonitor");
-  header_->setEnabled(false);
-  attention_sep_ = menu_.addSeparator();
+  // The title says what is recorded now: bold and enabled so it reads plainly (a disabled entry is greyed
+  // out); picking it shows what was recorded ("My activity").
+  header_ = menu_.addAction("WorkMonitor", this, [this] {
+    if (dialogs_) dialogs_->showMyActivity();
+  });
+  QFont bold = header_->font();
+  bold.setBold(true);
+  header_->setFont(bold);
+  problems_sep_ = menu_.addSeparator();
   start_menu_ = menu_.addMenu("Start timer");
   stop_ = menu_.addAction("Stop timer", this, &TrayApp::stopTimer);
   take_break_ = menu_.addAction("Take a break", this, &TrayApp::takeBreak);
@@ -245,19 +252,20 @@ void TrayApp::refreshMenu() {
   const bool signed_in = str(sync, "auth") == "signed_in";
   const json& allow = field(field(status_, "agent"), "allow_quit");
 
-  const QString first = q(view_.tooltip).section('\n', 0, 0);
-  header_->setText(literal(first.toStdString()) +
+  // The first entry says what is recorded now; problems come after it and never replace it.
+  header_->setText(literal(view_.title) +
                    (view_.today_ms > 0 || timer ? " · " + q(formatDuration(view_.today_ms)) : QString()));
-  for (QAction* a : attention_actions_) {
+  header_->setEnabled(connected_ && dialogs_ != nullptr);
+  for (QAction* a : problem_actions_) {
     menu_.removeAction(a);
     a->deleteLater();
   }
-  attention_actions_.clear();
-  for (const auto& why : view_.attention) {
-    auto* a = new QAction("⚠ " + literal(why), &menu_);
+  problem_actions_.clear();
+  for (const auto& problem : view_.problems) {
+    auto* a = new QAction("⚠ " + literal(problem.text), &menu_);
     a->setEnabled(false);
-    menu_.insertAction(attention_sep_, a);
-    attention_actions_.push_back(a);
+    menu_.insertAction(problems_sep_, a);
+    problem_actions_.push_back(a);
   }
 
   start_menu_->menuAction()->setVisible(state != "tracking" && state != "idle");
@@ -275,22 +283,22 @@ void TrayApp::refreshMenu() {
   quit_->setVisible(allow_quit);
   quit_sep_->setVisible(allow_quit);
 
+  const size_t key = trayIconKey(view_.state, view_.badge());
   if (icon_) {
-    // One QIcon per state, drawn once: a new QIcon each time would fill QPixmapCache with copies (the
-    // benchmark saw the RSS creep by ~6 MB/h with the state changing every second).
-    if (icon_state_ != view_.state) {
-      const auto i = static_cast<size_t>(view_.state);
-      if (icons_[i].isNull()) icons_[i] = trayIcon(view_.state);
-      icon_->setIcon(icons_[i]);
+    // One QIcon per state and badge, drawn once: a new QIcon each time would fill QPixmapCache with copies
+    // (the benchmark saw the RSS creep by ~6 MB/h with the state changing every second).
+    if (icon_key_ != key) {
+      if (icons_[key].isNull()) icons_[key] = trayIcon(view_.state, view_.badge());
+      icon_->setIcon(icons_[key]);
     }
     icon_->setToolTip(q(view_.tooltip));
   }
-  icon_state_ = view_.state;
+  icon_key_ = key;
   if (options_.debug_ui) {
     QStringList why;
-    for (const auto& a : view_.attention) why << q(a);
-    const QString line =
-        QString("state: ") + trayStateName(view_.state) + (why.isEmpty() ? "" : " (" + why.join("; ") + ")");
+    for (const auto& p : view_.problems) why << QString(trayProblemName(p.kind)) + ": " + q(p.text);
+    const QString line = QString("state: ") + trayStateName(view_.state) + " — " + q(view_.title) +
+                         (why.isEmpty() ? "" : " (" + why.join("; ") + ")");
     if (line != last_state_line_) debugPrint(line);
     last_state_line_ = line;
   }

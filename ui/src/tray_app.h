@@ -90,7 +90,7 @@ class TrayApp : public QObject {
   QMenu menu_;
   QMenu* start_menu_ = nullptr;
   QAction* header_ = nullptr;
-  QAction* attention_sep_ = nullptr;
+  QAction* problems_sep_ = nullptr;
   QAction* stop_ = nullptr;
   QAction* take_break_ = nullptr;
   QAction* end_break_ = nullptr;
@@ -101,7 +101,7 @@ class TrayApp : public QObject {
   QAction* sign_out_ = nullptr;
   QAction* quit_sep_ = nullptr;
   QAction* quit_ = nullptr;
-  std::vector<QAction*> attention_actions_;
+  std::vector<QAction*> problem_actions_;  // one disabled "⚠ ..." entry per TrayView problem
   std::unique_ptr<QSystemTrayIcon> icon_;
   QPointer<SignInDialog> sign_in_;
   bool connected_ = false;
@@ -109,10 +109,10 @@ class TrayApp : public QObject {
   nlohmann::json projects_;  // the last `projects` result: shown (as cached) when the agent cannot refresh it
   QString projects_problem_;
   TrayView view_;
-  std::optional<TrayState> icon_state_;
-  std::array<QIcon, 6> icons_;  // by TrayState, drawn on first use
-  std::string consent_shown_;   // version of the consent question already opened
-  std::string idle_shown_;      // idle_id of the idle question already opened
+  std::optional<size_t> icon_key_;           // trayIconKey of the icon shown
+  std::array<QIcon, kTrayIconCount> icons_;  // by trayIconKey (state and badge), drawn on first use
+  std::string consent_shown_;                // version of the consent question already opened
+  std::string idle_shown_;                   // idle_id of the idle question already opened
   QString last_message_;
   QString last_state_line_;  // --debug-ui: printed when it changes
   QTimer* projects_timer_ = nullptr;

@@ -78,7 +78,7 @@ TEST_F(TrayAppTest, StartWithProjectAndTaskSendsStart) {
   EXPECT_EQ(app_->view().state, TrayState::kTracking);
   EXPECT_TRUE(shows("Stop timer"));
   EXPECT_FALSE(shows("Start timer"));
-  EXPECT_NE(app_->menuTexts()[0].indexOf("Tracking: Website / Design"), -1) << app_->menuTexts()[0].toStdString();
+  EXPECT_NE(app_->menuTexts()[0].indexOf("Timer running: Website / Design"), -1) << app_->menuTexts()[0].toStdString();
 
   EXPECT_EQ(app_->findAction("R&D"), nullptr) << "the project list is hidden while tracking";
 }
@@ -166,7 +166,7 @@ TEST_F(TrayAppTest, ConsentOpensOncePerVersion) {
   app_->onStatus(s);
   EXPECT_EQ(dialogs_.opened, std::vector<std::string>{"consent"});
   EXPECT_EQ(dialogs_.last["version"], 3);
-  EXPECT_EQ(app_->view().state, TrayState::kAttention);
+  EXPECT_EQ(app_->view().state, TrayState::kConsentNeeded);
   s["consent"]["version"] = 4;
   app_->onStatus(s);
   EXPECT_EQ(dialogs_.opened.size(), 2u);
@@ -193,7 +193,8 @@ TEST_F(TrayAppTest, ScreenshotEventShowsTheNotice) {
 
 TEST_F(TrayAppTest, DisconnectedKeepsTheCachedProjectsButDisablesActions) {
   app_->setConnected(false);
-  EXPECT_EQ(app_->view().state, TrayState::kAttention);
+  EXPECT_EQ(app_->view().state, TrayState::kAgentNotRunning);
+  EXPECT_EQ(app_->menuTexts()[0], "Agent not running — nothing is recorded");
   EXPECT_TRUE(shows("Start timer ▸ Website ▸ Design")) << "the cached list is still shown";
   EXPECT_FALSE(app_->findAction("Take a break")->isEnabled());
   EXPECT_FALSE(app_->findAction("Start timer")->isEnabled());
@@ -215,6 +216,32 @@ TEST_F(TrayAppTest, ProjectsOfflineNoteAndFailure) {
   EXPECT_TRUE(other.menuTexts().contains("Start timer ▸ No project list: unknown command"))
       << other.menuTexts().join(" | ").toStdString();
   EXPECT_TRUE(other.menuTexts().contains("Start timer ▸ Without a project"));
+}
+
+// The menu's first entry says what is recorded; problems follow it, one entry each, and go when solved.
+TEST_F(TrayAppTest, MenuTitleSaysWhatIsRecordedAndProblemsFollowIt) {
+  json s = statusOf("auto_tracking");
+  s["recording_apps"] = true;
+  s["today_ms"] = 3 * 3'600'000;
+  s["sync"]["last_error"] = "HTTP 503";
+  s["sync"]["backing_off"] = true;
+  s["outbox"]["pending"] = 9;
+  app_->onStatus(s);
+  ASSERT_GE(app_->menuTexts().size(), 2);
+  EXPECT_EQ(app_->menuTexts()[0], "Recording automatically — apps in front are recorded · 3:00")
+      << app_->menuTexts().join(" | ").toStdString();
+  EXPECT_TRUE(app_->menuTexts()[1].startsWith("⚠ Upload failing: HTTP 503 — 9 records queued"))
+      << app_->menuTexts().join(" | ").toStdString();
+  EXPECT_FALSE(app_->menuTexts().join(" | ").contains("Not tracking"));
+  s["sync"].erase("last_error");
+  app_->onStatus(s);
+  EXPECT_FALSE(app_->menuTexts().join(" | ").contains("⚠")) << app_->menuTexts().join(" | ").toStdString();
+  app_->onStatus(statusOf("not_tracking"));
+  EXPECT_EQ(app_->menuTexts()[0], "Not tracking — nothing is recorded");
+  // The title reads plainly (enabled, not greyed out) and shows what was recorded when picked.
+  EXPECT_TRUE(app_->findAction("Not tracking — nothing is recorded")->font().bold());
+  trigger("Not tracking — nothing is recorded");
+  EXPECT_EQ(dialogs_.opened, std::vector<std::string>{"my_activity"});
 }
 
 TEST_F(TrayAppTest, StateEventUpdatesAtOnce) {
