@@ -23,6 +23,7 @@ TEST_F(TrayGui, IconMenuScreenshotAndQuitLeavesTheAgentTracking) {
   ASSERT_TRUE(logHas("wm-tray: icon shown", 30s)) << log();
   ASSERT_TRUE(logHas("started the agent", 10s)) << "the tray starts the agent when none runs\n" << log();
   ASSERT_TRUE(logHas("wm-tray: connected", 20s)) << log();
+  if (const json first = status(); first.is_object()) agent_pid_ = first["agent"]["pid"].get<int64_t>();
   // A fresh agent waits for consent: the tray says so (and its consent window opens).
   ASSERT_TRUE(logHas("wm-tray: state: consent_needed — Waiting for your consent", 10s)) << log() << status().dump();
   auto granted = x_->run(agentCli({"consent", "--grant"}));
@@ -77,11 +78,12 @@ TEST_F(TrayGui, AutoTrackingMenuTitleSaysAppsAreRecorded) {
             "--no-autostart");
   ASSERT_TRUE(logHas("wm-tray: icon shown", 30s)) << log();
   ASSERT_TRUE(logHas("wm-tray: connected", 30s)) << log();
-  const std::string recording = "Recording automatically — apps in front are recorded";
-  ASSERT_TRUE(logHas("wm-tray: state: auto_tracking — " + recording, 10s)) << log() << status().dump();
   json st = status();
   ASSERT_TRUE(st.is_object());
-  agent_pid_ = st["agent"]["pid"].get<int64_t>();
+  agent_pid_ = st["agent"]["pid"].get<int64_t>();  // first: TearDown stops it even if a check below fails
+  const std::string recording = "Recording automatically — apps in front are recorded";
+  ASSERT_TRUE(logHas("wm-tray: state: auto_tracking — " + recording, 10s)) << log() << status().dump();
+  st = status();
   EXPECT_EQ(st["state"], "auto_tracking") << st.dump();
   EXPECT_EQ(st["recording_apps"], true) << st.dump();
   EXPECT_EQ(st["consent"]["decision"], "preapproved") << st.dump();
