@@ -765,7 +765,8 @@ create table if not exists agent.record_revisions (
   company_id uuid not null references public.companies(id) on delete cascade,
   user_id uuid not null references public.users(id) on delete cascade,
   kind text not null check (kind in ('time_entry', 'idle_period', 'break', 'app_usage', 'website_usage',
-                                     'activity', 'screenshot', 'usb_event', 'consent_event', 'incident')),
+                                     'activity', 'screenshot', 'usb_event', 'consent_event', 'incident',
+                                     'downtime')),
   revision bigint not null check (revision >= 1),
   device_id uuid references agent.devices(id) on delete set null,
   received_at timestamptz not null default now()
@@ -773,6 +774,25 @@ create table if not exists agent.record_revisions (
 create index if not exists record_revisions_user_kind_idx on agent.record_revisions (user_id, kind);
 create index if not exists record_revisions_company_id_idx on agent.record_revisions (company_id);
 create index if not exists record_revisions_device_id_idx on agent.record_revisions (device_id);
+
+-- The agent's own absences, uploaded as records of kind 'downtime' (issue 14): when it was not running on a
+-- device (stopped, crashed, the computer off) or the computer slept, so a person's day has no unexplained
+-- holes. The id is the record's UUIDv7, as in the report's kind tables.
+create table if not exists agent.downtime (
+  id uuid primary key,
+  company_id uuid not null references public.companies(id) on delete cascade,
+  user_id uuid not null references public.users(id) on delete cascade,
+  device_id uuid references agent.devices(id) on delete set null,
+  started_at timestamptz not null,
+  ended_at timestamptz not null,
+  duration_ms bigint not null check (duration_ms >= 0),
+  reason text not null check (reason in ('shutdown', 'crash', 'computer_off', 'suspend')),
+  clean boolean not null default false,
+  check (ended_at >= started_at)
+);
+create index if not exists downtime_user_started_idx on agent.downtime (user_id, started_at);
+create index if not exists downtime_company_id_idx on agent.downtime (company_id);
+create index if not exists downtime_device_id_idx on agent.downtime (device_id);
 
 create table if not exists auth.refresh_tokens (
   id uuid primary key default gen_random_uuid(),
@@ -815,6 +835,8 @@ alter table agent.account_mappings enable row level security;
 alter table agent.account_mappings force row level security;
 alter table agent.record_revisions enable row level security;
 alter table agent.record_revisions force row level security;
+alter table agent.downtime enable row level security;
+alter table agent.downtime force row level security;
 
 drop policy if exists credentials_self_select on auth.credentials;
 create policy credentials_self_select on auth.credentials for select to workmonitor_app
@@ -860,8 +882,23 @@ create policy record_revisions_team_select on agent.record_revisions for select 
   using ((company_id = (select auth.admin_company_id()))
          or (user_id = any ((select auth.managed_user_ids())::uuid[])));
 
+drop policy if exists downtime_owner_select on agent.downtime;
+create policy downtime_owner_select on agent.downtime for select to workmonitor_app
+  using (user_id = (select auth.uid()));
+drop policy if exists downtime_owner_insert on agent.downtime;
+create policy downtime_owner_insert on agent.downtime for insert to workmonitor_app
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
+drop policy if exists downtime_owner_update on agent.downtime;
+create policy downtime_owner_update on agent.downtime for update to workmonitor_app
+  using (user_id = (select auth.uid()))
+  with check (user_id = (select auth.uid()) and company_id = (select auth.company_id()));
+drop policy if exists downtime_team_select on agent.downtime;
+create policy downtime_team_select on agent.downtime for select to workmonitor_app
+  using ((company_id = (select auth.admin_company_id()))
+         or (user_id = any ((select auth.managed_user_ids())::uuid[])));
+
 revoke all on auth.credentials, auth.refresh_tokens, agent.config_profiles, agent.devices,
-  agent.enrolment_tokens, agent.account_mappings, agent.record_revisions from workmonitor_app, public;
+  agent.enrolment_tokens, agent.account_mappings, agent.record_revisions, agent.downtime from workmonitor_app, public;
 grant select (user_id, password_changed_at, locked_until) on auth.credentials to workmonitor_app;
 grant update (password_hash, password_changed_at, updated_at) on auth.credentials to workmonitor_app;
 grant select, insert, update on auth.refresh_tokens to workmonitor_app;
@@ -870,6 +907,7 @@ grant select, insert, update on agent.devices to workmonitor_app;
 grant select, insert, update, delete on agent.enrolment_tokens to workmonitor_app;
 grant select, insert, update, delete on agent.account_mappings to workmonitor_app;
 grant select, insert, update on agent.record_revisions to workmonitor_app;
+grant select, insert, update on agent.downtime to workmonitor_app;
 revoke all on meta.schema_migrations from workmonitor_app, public;
 
 -- Row level security: enabled and forced on every table; default deny until a policy allows.

@@ -374,6 +374,42 @@ TEST_F(ServerBatchTest, RowsAreIsolatedByRls) {
   }
 }
 
+// The agent's own absences (issue 14): stored with their reason in agent.downtime, read by their owner and the
+// company's admin only, and a new revision (a longer gap) replaces the row; an open or unknown one is refused.
+TEST_F(ServerBatchTest, DowntimeIsStoredUnderRlsAndRejectedWhenMalformed) {
+  const std::string at = token("alice@a.test");
+  const long long t = nowMs() - 3600000;
+  json crash = makeRecord("downtime", t, t + 600000, {{"reason", "crash"}, {"clean", false}, {"since", "last_heartbeat"}});
+  json sleep = makeRecord("downtime", t + 700000, t + 800000, {{"reason", "suspend"}, {"clean", true}});
+  json open = makeRecord("downtime", t, t + 1000, {{"reason", "shutdown"}});
+  open.erase("end_ms");
+  json unknown = makeRecord("downtime", t, t + 1000, {{"reason", "vacation"}});
+  json badclean = makeRecord("downtime", t, t + 1000, {{"reason", "crash"}, {"clean", "no"}});
+  auto r = postBatch(at, json::array({crash, sleep, open, unknown, badclean}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto st = statuses(r);
+  EXPECT_EQ(st[crash["id"]], "stored");
+  EXPECT_EQ(st[sleep["id"]], "stored");
+  for (const json* bad : {&open, &unknown, &badclean}) EXPECT_EQ(st[(*bad)["id"]], "rejected") << bad->dump();
+  EXPECT_EQ(scalar("select string_agg(reason || ':' || clean::text || ':' || duration_ms::text, ',' order by "
+                   "started_at) from agent.downtime where user_id = '" +
+                   user_a_ + "'"),
+            "crash:false:600000,suspend:true:100000");
+  EXPECT_EQ(scalar("select count(*) from agent.record_revisions where kind = 'downtime'"), "2");
+
+  crash["revision"] = 2;
+  crash["end_ms"] = t + 650000;
+  crash["duration_ms"] = 650000;
+  ASSERT_EQ(statuses(postBatch(at, json::array({crash})))[crash["id"]], "stored");
+  EXPECT_EQ(scalar("select duration_ms from agent.downtime where id = '" + crash["id"].get<std::string>() + "'"),
+            "650000");
+
+  const std::string q = "select count(*) from agent.downtime";
+  EXPECT_EQ(countAs(user_a_, q), "2");
+  EXPECT_EQ(countAs(admin_a_, q), "2") << "the company's admin sees the person's day";
+  EXPECT_EQ(countAs(admin_b_, q), "0") << "another company sees nothing";
+}
+
 // An unchanged screen is a metadata record without an image: it shares the earlier shot's image, whether it
 // arrives before that image's upload or after it.
 TEST_F(ServerBatchTest, AnUnchangedScreenSharesTheEarlierShotsImage) {

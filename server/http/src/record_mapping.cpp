@@ -17,6 +17,11 @@ constexpr long long kFutureSkewMs = 24LL * 3600 * 1000;  // a device clock a day
 constexpr long long kMaxSpanMs = 31LL * 24 * 3600 * 1000;
 constexpr size_t kMaxDataBytes = 16 * 1024;
 
+// A report table by its name alone (public); the system's own tables with their schema (agent.downtime).
+std::string qualified(const std::string& table) {
+  return table.find('.') == std::string::npos ? "public." + table : table;
+}
+
 // The ledger first; the kind's row only when the ledger took this revision (so a resend changes nothing).
 std::string upsertOne(const std::string& table, const std::string& cols, const std::string& exprs,
                       const std::string& on_conflict) {
@@ -26,8 +31,8 @@ std::string upsertOne(const std::string& table, const std::string& cols, const s
          "on conflict (record_id) do update set revision = excluded.revision, device_id = excluded.device_id, "
          "received_at = now() where record_revisions.revision < excluded.revision "
          "and record_revisions.kind = excluded.kind and record_revisions.user_id = excluded.user_id "
-         "returning 1), k as (insert into public." +
-         table + " (id, company_id, user_id, " + cols + ") select $1::uuid, $2::uuid, $3::uuid, " + exprs +
+         "returning 1), k as (insert into " +
+         qualified(table) + " (id, company_id, user_id, " + cols + ") select $1::uuid, $2::uuid, $3::uuid, " + exprs +
          " where exists (select 1 from r) " + on_conflict +
          " returning 1) select (select count(*) from r), (select count(*) from k)";
 }
@@ -73,13 +78,14 @@ std::string upsertSet(const std::string& table, const std::string& cols, const s
          "on conflict (record_id) do update set revision = excluded.revision, device_id = excluded.device_id, "
          "received_at = now() where record_revisions.revision < excluded.revision "
          "and record_revisions.kind = excluded.kind and record_revisions.user_id = excluded.user_id "
-         "returning record_id), k as (insert into public." +
-         table + " (id, company_id, user_id, " + cols + ") select inp.p1::uuid, $2::uuid, $3::uuid, " + mapped +
+         "returning record_id), k as (insert into " +
+         qualified(table) + " (id, company_id, user_id, " + cols + ") select inp.p1::uuid, $2::uuid, $3::uuid, " + mapped +
          " from inp join r on r.record_id = inp.p1::uuid " + on_conflict + ") select record_id::text from r";
 }
 
 KindSql upsert(const char* table, const char* cols, const char* exprs, const char* on_conflict, int rank = 1) {
-  const std::string kind = table;
+  std::string kind = table;
+  std::replace(kind.begin(), kind.end(), '.', '_');  // a statement name: agent.downtime → agent_downtime
   int params = 6;
   static const std::regex kParam(R"(\$([0-9]+))");
   const std::string e = exprs;
@@ -154,6 +160,12 @@ const KindSql kConsent = upsert(
     "on conflict (id) do nothing");
 const KindSql kIncident = upsert("dlp_incidents", "detected_at, kind, severity, resource, action_taken, details",
                                  WM_TS(7) ", $8, $9, $10, $11, $12::jsonb", "on conflict (id) do nothing");
+// The agent's own absences (issue 14), with the device they happened on.
+const KindSql kDowntime = upsert("agent.downtime", "device_id, started_at, ended_at, duration_ms, reason, clean",
+                                 "$6::uuid, " WM_TS(7) ", " WM_TS(8) ", $9::bigint, $10, $11::boolean",
+                                 "on conflict (id) do update set started_at = excluded.started_at, "
+                                 "ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, "
+                                 "reason = excluded.reason, clean = excluded.clean");
 
 // --- field readers: absent → fallback; present with the wrong type or too long → a rejection reason ---
 struct Reader {
@@ -464,6 +476,12 @@ Result<MappedRecord> mapRecord(const api::Record& r, long long now_ms) {
                 d.oneOf("severity", {"low", "medium", "high", "critical"}, "medium"), d.str("resource", 4096),
                 d.oneOf("action_taken", {"logged", "warned", "blocked"}, "logged"),
                 d.details({"kind", "severity", "resource", "action_taken"})});
+      break;
+    case api::RecordKind::kDowntime:
+      m.kind = &kDowntime;
+      if (!r.end_ms) return fail(Errc::kInvalidInput, "a downtime record must be closed (end_ms)");
+      p.insert(p.end(), {start, end, dur, d.oneOf("reason", {"shutdown", "crash", "computer_off", "suspend"}, "crash"),
+                         d.boolean("clean", false)});
       break;
   }
   if (!d.error.empty()) return fail(Errc::kInvalidInput, d.error);

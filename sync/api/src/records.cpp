@@ -8,7 +8,7 @@
 namespace wm::api {
 namespace {
 
-constexpr std::array<std::pair<RecordKind, const char*>, 10> kNames{{
+constexpr std::array<std::pair<RecordKind, const char*>, 11> kNames{{
     {RecordKind::kTimeEntry, "time_entry"},
     {RecordKind::kIdlePeriod, "idle_period"},
     {RecordKind::kBreak, "break"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<RecordKind, const char*>, 10> kNames{{
     {RecordKind::kUsbEvent, "usb_event"},
     {RecordKind::kConsentEvent, "consent_event"},
     {RecordKind::kIncident, "incident"},
+    {RecordKind::kDowntime, "downtime"},
 }};
 
 }  // namespace
@@ -50,6 +51,7 @@ int retentionPriority(RecordKind kind) {
     case RecordKind::kIncident:
       return 5;
     case RecordKind::kIdlePeriod:
+    case RecordKind::kDowntime:
       return 6;
     case RecordKind::kBreak:
       return 7;

@@ -26,6 +26,7 @@ enum class RecordKind {
   kUsbEvent,
   kConsentEvent,
   kIncident,
+  kDowntime,  // the agent's own absence: stopped, crashed, computer off, asleep (issue 14)
 };
 
 const char* kindName(RecordKind kind);
