@@ -20,7 +20,11 @@ std::string minutes(Millis d) {
 
 std::vector<ConsentItem> consentItems(const AgentConfig& c) {
   std::vector<ConsentItem> items;
-  items.push_back({"app_usage", "the app and window title in front of you while time is tracked", "1"});
+  // "2": since issue 14 the agent also records when it was not running; a grant of the older text is asked again.
+  items.push_back({"app_usage",
+                   "the app and window title in front of you while time is tracked, and when WorkMonitor was not "
+                   "running on this computer (stopped, crashed, switched off or asleep)",
+                   "2"});
   if (c.tracker.auto_tracking)
     items.push_back({"auto_tracking", "time and apps are tracked automatically whenever you are active", "1"});
   if (c.collectors.website_usage) {

@@ -424,13 +424,15 @@ Result<json> Daemon::handle(const protocol::Request& req) {
         from->get<int64_t>() >= to->get<int64_t>())
       return fail(Errc::kInvalidInput, "report needs integer from_ms < to_ms");
     sync::RecordQuery q;
-    q.kinds = {api::RecordKind::kTimeEntry, api::RecordKind::kAppUsage, api::RecordKind::kIdlePeriod,
-               api::RecordKind::kBreak, api::RecordKind::kWebsiteUsage};
+    q.kinds = {api::RecordKind::kTimeEntry,    api::RecordKind::kAppUsage, api::RecordKind::kIdlePeriod,
+               api::RecordKind::kBreak,        api::RecordKind::kWebsiteUsage, api::RecordKind::kDowntime,
+               api::RecordKind::kActivity,     api::RecordKind::kUsbEvent};
     q.from_ms = from->get<int64_t>();
     q.to_ms = to->get<int64_t>();
     auto records = outbox_->query(q);
     if (!records) return std::unexpected(records.error());
-    json report = buildReport(*records, q.from_ms, q.to_ms, toUnixMs(clock_.wall()));
+    json report = buildReport(*records, q.from_ms, q.to_ms, toUnixMs(clock_.wall()),
+                              ReportContext{tracker_->firstStartMs()});
     auto shots = screenshotList(q.from_ms, q.to_ms);  // issue 7: the employee's own view of their screenshots
     if (!shots) return std::unexpected(shots.error());
     report["screenshots"] = std::move(*shots);

@@ -191,6 +191,7 @@ Result<json> Daemon::screenshotList(int64_t from_ms, int64_t to_ms) {
     std::error_code ec;
     list.push_back({{"id", r.id},
                     {"taken_at", formatUtc(fromUnixMs(r.start_ms))},
+                    {"taken_at_ms", r.start_ms},
                     {"monitor", r.data.value("monitor", "")},
                     {"unchanged", unchanged},
                     {"thumbnail", std::filesystem::exists(thumb, ec) ? json(thumb.string()) : json(nullptr)}});

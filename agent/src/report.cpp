@@ -31,7 +31,8 @@ json sortedTotals(const std::map<std::string, int64_t>& totals, const char* key)
 
 }  // namespace
 
-json buildReport(const std::vector<Record>& records, int64_t from_ms, int64_t to_ms, int64_t now_ms) {
+json buildReport(const std::vector<Record>& records, int64_t from_ms, int64_t to_ms, int64_t now_ms,
+                 const ReportContext& ctx) {
   std::map<std::string, int64_t> projects, apps, sites, idle_by_decision;
   std::map<std::string, std::map<std::string, int64_t>> titles;
   int64_t tracked = 0, idle_ms = 0, break_ms = 0, idle_count = 0, break_count = 0;
@@ -83,17 +84,21 @@ json buildReport(const std::vector<Record>& records, int64_t from_ms, int64_t to
     if (t.size() > 5) t.erase(t.begin() + 5, t.end());
     a["top_titles"] = t;
   }
-  return json{{"from", formatUtc(fromUnixMs(from_ms))},
+  json report{{"from", formatUtc(fromUnixMs(from_ms))},
               {"to", formatUtc(fromUnixMs(to_ms))},
               {"from_ms", from_ms},
               {"to_ms", to_ms},
+              {"now_ms", now_ms},
               {"tracked_ms", tracked},
               {"projects", sortedTotals(projects, "project_id")},
               {"apps", app_list},
               {"websites", sortedTotals(sites, "domain")},
               {"idle", {{"count", idle_count}, {"ms", idle_ms}, {"by_decision", idle_by_decision}}},
               {"breaks", {{"count", break_count}, {"ms", break_ms}}},
-              {"entries", entries}};
+              {"entries", entries},
+              {"day", buildDay(records, from_ms, to_ms, now_ms, ctx)}};
+  report.update(buildDayDetails(records, from_ms, to_ms, now_ms));
+  return report;
 }
 
 std::string formatDuration(int64_t ms) {
@@ -129,6 +134,57 @@ std::string localRange(int64_t from_ms, int64_t to_ms) {
     return "for " + formatLocal(from_ms, "%A %Y-%m-%d") + " (local time, " + formatLocal(from_ms, "%Z") + ")";
   return formatLocal(from_ms, "%Y-%m-%d %H:%M") + " .. " + formatLocal(to_ms, "%Y-%m-%d %H:%M") + " (local time, " +
          formatLocal(from_ms, "%Z") + ")";
+}
+
+const char* categoryLabel(const std::string& c) {
+  if (c == "worked") return "Worked (timer)";
+  if (c == "auto") return "Recorded automatically";
+  if (c == "idle") return "Idle";
+  if (c == "break") return "Break";
+  if (c == "locked") return "Screen locked";
+  if (c == "asleep") return "Computer asleep";
+  if (c == "agent_not_running") return "WorkMonitor not running";
+  if (c == "not_tracked") return "Not tracked";
+  if (c == "future") return "Still to come";
+  return "Other";
+}
+
+const char* reasonLabel(const std::string& r) {
+  if (r == "shutdown") return "stopped";
+  if (r == "crash") return "ended unexpectedly";
+  if (r == "computer_off") return "computer off";
+  if (r == "not_installed") return "not yet installed";
+  return "unknown";
+}
+
+// Every minute of the range in one category: the totals first (they add up to the range), then the stretches.
+std::string formatDay(const json& day) {
+  std::ostringstream out;
+  const json& totals = day.value("totals", json::object());
+  int64_t sum = 0;
+  out << "The whole day:\n";
+  for (const auto& c : dayCategories()) {
+    const int64_t ms = totals.value(c, int64_t{0});
+    sum += ms;
+    if (ms > 0) out << "  " << categoryLabel(c) << ": " << formatDuration(ms) << "\n";
+  }
+  out << "  (together " << formatDuration(sum) << ")\n";
+  for (const auto& seg : day.value("timeline", json::array())) {
+    const std::string c = seg.value("category", "");
+    if (c == "future") continue;
+    out << "  " << formatLocal(seg.value("start_ms", int64_t{0}), "%H:%M") << " - "
+        << formatLocal(seg.value("end_ms", int64_t{0}), "%H:%M") << "  " << categoryLabel(c);
+    if (c == "worked") {
+      const std::string p = seg.value("project_id", "");
+      out << " (" << (p.empty() ? "no project" : p) << ")";
+    } else if (c == "idle" || c == "locked") {
+      out << " (" << seg.value("decision", "pending") << ")";
+    } else if (c == "agent_not_running") {
+      out << " (" << reasonLabel(seg.value("reason", "")) << ")";
+    }
+    out << "\n";
+  }
+  return out.str();
 }
 
 }  // namespace
@@ -170,6 +226,7 @@ std::string formatReport(const json& r) {
   out << "\n";
   out << "Breaks: " << r["breaks"]["count"].get<int64_t>() << ", " << formatDuration(r["breaks"]["ms"].get<int64_t>())
       << "\n";
+  if (r.contains("day") && r["day"].is_object()) out << formatDay(r["day"]);
   return out.str();
 }
 

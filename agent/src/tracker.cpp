@@ -4,6 +4,7 @@
 #include <array>
 #include <utility>
 
+#include "workmonitor/agent/downtime.h"
 #include "workmonitor/agent/heartbeat.h"
 
 namespace wm::agent {
@@ -30,6 +31,12 @@ json windowData(const platform::WindowInfo& w) {
 bool sameApp(const json& a, const json& b) {
   return a.value("app", "") == b.value("app", "") && a.value("exe_path", "") == b.value("exe_path", "") &&
          a.value("title", "") == b.value("title", "");
+}
+
+// An integer field of a saved state that may come from an older or damaged file: anything else is `fallback`.
+int64_t jsonInt(const json& j, const char* key, int64_t fallback) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
 }
 
 }  // namespace
@@ -531,6 +538,8 @@ void Tracker::tick(std::optional<Millis> since_last_input) {
   const Millis slept = drift - drift_;
   drift_ = drift;
   if (slept >= config_.min_suspend) {
+    // The sleep itself, whatever was running: a day's picture shows the computer asleep, not a hole.
+    if (config_.monitoring_allowed) emit(suspendDowntime(toUnixMs(clock_.wall()), slept, ids_));
     if (idle_ && idle_->span.rec.data.value("reason", "") == "suspend") {
       finishAnnouncedSuspend(slept);  // we announced the sleep ourselves (onSuspend); this is the resume
     } else {
@@ -544,7 +553,7 @@ void Tracker::tick(std::optional<Millis> since_last_input) {
   if (pending_ && now >= pending_->deadline) applyDecision(config_.idle_default);
   if (now >= next_heartbeat_) {
     next_heartbeat_ = now + config_.heartbeat_interval;
-    if (entry_ || break_ || app_ || idle_ || pending_) saveState();
+    saveState();  // the last sign of life: after a crash, the agent's absence is counted from here
   }
 }
 
@@ -552,7 +561,9 @@ void Tracker::saveState(bool clean_shutdown) {
   json s{{"version", 1},
          {"last_present_ms", toUnixMs(wallAt(idle_ ? idle_->span.mono_start : last_present_))},
          {"saved_at_ms", toUnixMs(clock_.wall())},
-         {"clean_shutdown", clean_shutdown}};
+         {"clean_shutdown", clean_shutdown},
+         {"booted_at_ms", bootedAtMs(clock_)}};
+  if (first_start_ms_ > 0) s["first_start_ms"] = first_start_ms_;
   if (entry_) {
     s["timer"] = {{"entry_id", entry_->rec.id}};
   } else if (clean_shutdown && shutdown_entry_) {
@@ -600,8 +611,18 @@ void Tracker::restore(const RestoredState& state) {
     }
     if (!saved.is_object()) saved = json::object();
   }
-  const int64_t last_present_ms = saved.value("last_present_ms", int64_t{0});
-  const int64_t saved_at_ms = saved.value("saved_at_ms", last_present_ms);
+  const int64_t last_present_ms = jsonInt(saved, "last_present_ms", 0);
+  const int64_t saved_at_ms = jsonInt(saved, "saved_at_ms", last_present_ms);
+  // The first run on this computer starts the record of when the agent ran; a state from an older agent
+  // without it leaves that unknown rather than claiming the agent was absent before.
+  first_start_ms_ = state.saved ? jsonInt(saved, "first_start_ms", 0) : toUnixMs(now_wall);
+  if (config_.monitoring_allowed) {
+    LastSignOfLife last{saved_at_ms, saved.contains("clean_shutdown") && saved["clean_shutdown"] == true,
+                        std::nullopt};
+    if (saved.contains("booted_at_ms") && saved["booted_at_ms"].is_number_integer())
+      last.booted_at_ms = saved["booted_at_ms"].get<int64_t>();
+    if (auto gap = downtimeSincePreviousRun(last, toUnixMs(now_wall), bootedAtMs(clock_), ids_)) emit(*gap);
+  }
   const bool recent = last_present_ms > 0 && toUnixMs(now_wall) - last_present_ms <= config_.resume_window.count();
   const std::string timer_id =
       saved.contains("timer") && saved["timer"].is_object() ? saved["timer"].value("entry_id", "") : "";

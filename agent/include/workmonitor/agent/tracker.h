@@ -125,6 +125,9 @@ class Tracker {
   std::optional<std::string> currentEntryId() const {
     return entry_ ? std::optional<std::string>(entry_->rec.id) : std::nullopt;
   }
+  /// When the agent first ran on this computer (Unix ms), from its saved state; 0 when unknown (a state
+  /// written before this was kept). The day report counts the time before it as "not installed".
+  int64_t firstStartMs() const { return first_start_ms_; }
   /// When tick() next has something to do.
   MonoTime nextDeadline() const;
   const TrackerConfig& config() const { return config_; }
@@ -195,6 +198,7 @@ class Tracker {
   std::optional<std::string> shutdown_entry_;  // the entry a clean shutdown closed
   bool locked_ = false;                        // the screen is locked
   bool asleep_ = false;                        // an announced sleep has not been seen to end yet
+  int64_t first_start_ms_ = 0;                 // see firstStartMs()
 };
 
 }  // namespace wm::agent
