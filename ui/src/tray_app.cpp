@@ -269,7 +269,8 @@ void TrayApp::refreshMenu() {
   }
 
   start_menu_->menuAction()->setVisible(state != "tracking" && state != "idle");
-  start_menu_->setEnabled(connected_);
+  // After a decline the agent refuses a timer (only a new consent answer changes that): not offered.
+  start_menu_->setEnabled(connected_ && view_.state != TrayState::kConsentDeclined);
   stop_->setVisible(timer || state == "tracking");
   take_break_->setVisible(state != "on_break");
   end_break_->setVisible(state == "on_break");

@@ -244,6 +244,19 @@ TEST_F(TrayAppTest, MenuTitleSaysWhatIsRecordedAndProblemsFollowIt) {
   EXPECT_EQ(dialogs_.opened, std::vector<std::string>{"my_activity"});
 }
 
+TEST_F(TrayAppTest, AfterADeclineNoTimerIsOffered) {
+  json s = statusOf("not_tracking");
+  s["consent"] = {{"required", false}, {"decision", "declined"}};
+  app_->onStatus(s);
+  drain();
+  EXPECT_EQ(app_->view().state, TrayState::kConsentDeclined);
+  ASSERT_NE(app_->findAction("Start timer"), nullptr);
+  EXPECT_FALSE(app_->findAction("Start timer")->isEnabled()) << "the agent refuses a timer after a decline";
+  app_->onStatus(statusOf("not_tracking"));
+  drain();
+  EXPECT_TRUE(app_->findAction("Start timer")->isEnabled());
+}
+
 TEST_F(TrayAppTest, StateEventUpdatesAtOnce) {
   app_->onEvent("state", json{{"state", "on_break"}});
   EXPECT_EQ(app_->view().state, TrayState::kOnBreak);
