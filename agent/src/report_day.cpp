@@ -96,8 +96,8 @@ json spanJson(int64_t start, int64_t end) { return json{{"start_ms", start}, {"e
 }  // namespace
 
 const std::vector<std::string>& dayCategories() {
-  static const std::vector<std::string> kAll{"worked", "auto",  "idle",        "break", "locked", "asleep",
-                                             "agent_not_running", "not_tracked", "future"};
+  static const std::vector<std::string> kAll{
+      "worked", "auto", "idle", "break", "locked", "asleep", "agent_not_running", "not_tracked", "future"};
   return kAll;
 }
 
@@ -177,9 +177,8 @@ json buildDay(const std::vector<Record>& records, int64_t from_ms, int64_t to_ms
   json totals = json::object();
   for (const auto& c : dayCategories()) totals[c] = 0;
   for (const auto& seg : timeline)
-    totals[seg["category"].get<std::string>()] =
-        totals[seg["category"].get<std::string>()].get<int64_t>() + seg["end_ms"].get<int64_t>() -
-        seg["start_ms"].get<int64_t>();
+    totals[seg["category"].get<std::string>()] = totals[seg["category"].get<std::string>()].get<int64_t>() +
+                                                 seg["end_ms"].get<int64_t>() - seg["start_ms"].get<int64_t>();
   return json{{"timeline", std::move(timeline)}, {"totals", std::move(totals)}};
 }
 
@@ -258,11 +257,12 @@ json buildDayDetails(const std::vector<Record>& records, int64_t from_ms, int64_
                          {"active_seconds", s.active_seconds},
                          {"activity_percent", percent}});
   }
-  return json{{"apps_timeline", std::move(apps)},
-              {"websites_timeline", std::move(sites)},
-              {"activity",
-               {{"slot_ms", kSlotMs}, {"keystrokes", keystrokes}, {"mouse_events", mouse_events}, {"slots", slot_list}}},
-              {"usb", std::move(usb)}};
+  return json{
+      {"apps_timeline", std::move(apps)},
+      {"websites_timeline", std::move(sites)},
+      {"activity",
+       {{"slot_ms", kSlotMs}, {"keystrokes", keystrokes}, {"mouse_events", mouse_events}, {"slots", slot_list}}},
+      {"usb", std::move(usb)}};
 }
 
 }  // namespace wm::agent

@@ -379,7 +379,8 @@ TEST_F(ServerBatchTest, RowsAreIsolatedByRls) {
 TEST_F(ServerBatchTest, DowntimeIsStoredUnderRlsAndRejectedWhenMalformed) {
   const std::string at = token("alice@a.test");
   const long long t = nowMs() - 3600000;
-  json crash = makeRecord("downtime", t, t + 600000, {{"reason", "crash"}, {"clean", false}, {"since", "last_heartbeat"}});
+  json crash =
+      makeRecord("downtime", t, t + 600000, {{"reason", "crash"}, {"clean", false}, {"since", "last_heartbeat"}});
   json sleep = makeRecord("downtime", t + 700000, t + 800000, {{"reason", "suspend"}, {"clean", true}});
   json open = makeRecord("downtime", t, t + 1000, {{"reason", "shutdown"}});
   open.erase("end_ms");

@@ -79,8 +79,8 @@ std::string upsertSet(const std::string& table, const std::string& cols, const s
          "received_at = now() where record_revisions.revision < excluded.revision "
          "and record_revisions.kind = excluded.kind and record_revisions.user_id = excluded.user_id "
          "returning record_id), k as (insert into " +
-         qualified(table) + " (id, company_id, user_id, " + cols + ") select inp.p1::uuid, $2::uuid, $3::uuid, " + mapped +
-         " from inp join r on r.record_id = inp.p1::uuid " + on_conflict + ") select record_id::text from r";
+         qualified(table) + " (id, company_id, user_id, " + cols + ") select inp.p1::uuid, $2::uuid, $3::uuid, " +
+         mapped + " from inp join r on r.record_id = inp.p1::uuid " + on_conflict + ") select record_id::text from r";
 }
 
 KindSql upsert(const char* table, const char* cols, const char* exprs, const char* on_conflict, int rank = 1) {

@@ -223,12 +223,12 @@ TEST_F(TrackerDowntimeTest, StateFromAnOlderAgentLeavesTheFirstStartUnknown) {
 }
 
 TEST_F(TrackerDowntimeTest, DamagedStateFieldsAreIgnoredNotFatal) {
-  sink.state[Tracker::kStateKey] = json{{"version", 1},
-                                        {"saved_at_ms", "yesterday"},
-                                        {"last_present_ms", json::array()},
-                                        {"booted_at_ms", "x"},
-                                        {"first_start_ms", 1.5}}
-                                       .dump();
+  sink.state[Tracker::kStateKey] = json{
+      {"version", 1},
+      {"saved_at_ms", "yesterday"},
+      {"last_present_ms", json::array()},
+      {"booted_at_ms", "x"},
+      {"first_start_ms", 1.5}}.dump();
   auto t = make(clock, ids);
   EXPECT_TRUE(downtime().empty()) << "no usable last sign of life: no invented gap";
   EXPECT_EQ(t->status()["state"], "not_tracking");
@@ -296,9 +296,9 @@ TEST(DayPicture, TheStrongestClaimWinsWhereRecordsOverlap) {
   };
   json day = buildDay(rs, 0, 10 * h, 10 * h, ReportContext{});
   expectWholeRange(day, 0, 10 * h);
-  EXPECT_EQ(categoriesOf(day), (std::vector<std::string>{"not_tracked", "auto", "worked", "idle", "worked", "break",
-                                                         "worked", "locked", "agent_not_running", "worked", "auto",
-                                                         "not_tracked"}));
+  EXPECT_EQ(categoriesOf(day),
+            (std::vector<std::string>{"not_tracked", "auto", "worked", "idle", "worked", "break", "worked", "locked",
+                                      "agent_not_running", "worked", "auto", "not_tracked"}));
   const json& t = day["totals"];
   EXPECT_EQ(t["auto"], 2 * h);
   EXPECT_EQ(t["idle"], h);
