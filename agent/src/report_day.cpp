@@ -24,6 +24,10 @@ struct Claim {
   json detail = json::object();
 };
 
+// Consecutive spans (an entry closed at the sleep, the next opened at the resume) take their wall times from
+// the monotonic clock at slightly different moments: a gap this short between two of them is no "not tracked".
+constexpr int64_t kRoundingGapMs = 100;
+
 constexpr int kPrioNotRunning = 8, kPrioAsleep = 7, kPrioBreak = 6, kPrioLocked = 5, kPrioIdle = 4, kPrioWorked = 3,
               kPrioAuto = 2;
 
@@ -166,7 +170,9 @@ json buildDay(const std::vector<Record>& records, int64_t from_ms, int64_t to_ms
     int64_t next = seen_to;
     if (si < starts.size()) next = std::min(next, starts[si].first);
     if (ei < ends.size()) next = std::min(next, ends[ei].first);
-    if (active.empty())
+    if (active.empty() && next - at < kRoundingGapMs && !timeline.empty() && next < seen_to)
+      timeline.back()["end_ms"] = next;  // two spans' clocks read a moment apart: not a stretch of its own
+    else if (active.empty())
       add(at, next, "not_tracked", json::object());
     else
       add(at, next, claims[*active.begin()].category, claims[*active.begin()].detail);

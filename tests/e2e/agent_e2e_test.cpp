@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -206,6 +207,75 @@ TEST_F(AgentE2E, TimerSurvivesARestartAndACrashEndsItAtTheLastPresence) {
   const int64_t killed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(killed_at.time_since_epoch()).count();
   EXPECT_LE(*entries[0].end_ms, killed_ms);
   EXPECT_GE(*entries[0].end_ms, killed_ms - 2500) << "bounded by the last heartbeat (1 s)";
+}
+
+// Every minute accounted for (issue 14), through the real CLI: the agent's first run, a crash, a clean stop
+// and the restarts after them all appear in `report --json`'s day, whose parts add up to the whole day.
+TEST_F(AgentE2E, ReportAccountsForEveryMomentAcrossACrashAndAStop) {
+  const auto wall = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const std::time_t today = std::time(nullptr);
+  char day[16];
+  std::strftime(day, sizeof day, "%Y-%m-%d", std::localtime(&today));
+  writeConfig(json{{"idle_threshold_s", 600}, {"heartbeat_s", 1}, {"pulse_s", 1}});  // nobody at the keyboard here
+  const int64_t first_run = wall();
+  startAgent();
+  ASSERT_EQ(call("start", {{"project_id", "p-day"}})["state"], "tracking");
+  std::this_thread::sleep_for(2s);
+  ASSERT_EQ(stopAgent(SIGKILL), 128 + SIGKILL);
+  const int64_t killed = wall();
+  std::this_thread::sleep_for(2s);
+  startAgent();
+  ASSERT_EQ(stopAgent(SIGTERM), 0);
+  const int64_t stopped = wall();
+  std::this_thread::sleep_for(2s);
+  startAgent();
+  const int64_t restarted = wall();
+
+  auto out = x_->run({WM_AGENT_BINARY, "--socket", socket_.string(), "report", "--day", day, "--json"});
+  ASSERT_EQ(out.exit_code, 0) << out.out;
+  const json report = json::parse(out.out, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << out.out;
+  const json& d = report["day"];
+  int64_t at = report["from_ms"], total = 0;
+  std::vector<json> down;
+  for (const auto& seg : d["timeline"]) {
+    EXPECT_EQ(seg["start_ms"], at) << "contiguous: " << seg.dump();
+    at = seg["end_ms"];
+    if (seg["category"] == "agent_not_running") down.push_back(seg);
+  }
+  EXPECT_EQ(at, report["to_ms"]);
+  for (const auto& [category, ms] : d["totals"].items()) total += ms.get<int64_t>();
+  EXPECT_EQ(total, report["to_ms"].get<int64_t>() - report["from_ms"].get<int64_t>()) << d["totals"].dump();
+  EXPECT_GT(d["totals"]["worked"].get<int64_t>(), 1500);
+  EXPECT_GT(d["totals"]["future"].get<int64_t>(), 0);
+
+  ASSERT_EQ(down.size(), 3u) << d["timeline"].dump(1);
+  EXPECT_EQ(down[0]["reason"], "not_installed") << "before the first run on this computer";
+  EXPECT_NEAR(down[0]["end_ms"].get<double>(), static_cast<double>(first_run), 3000);
+  EXPECT_EQ(down[1]["reason"], "crash");
+  EXPECT_LE(down[1]["start_ms"].get<int64_t>(), killed) << "from the last heartbeat before the kill";
+  EXPECT_GE(down[1]["start_ms"].get<int64_t>(), killed - 2500);
+  EXPECT_GE(down[1]["end_ms"].get<int64_t>() - down[1]["start_ms"].get<int64_t>(), 2000);
+  EXPECT_EQ(down[2]["reason"], "shutdown");
+  EXPECT_NEAR(down[2]["start_ms"].get<double>(), static_cast<double>(stopped), 1000);
+  EXPECT_LE(down[2]["end_ms"].get<int64_t>(), restarted);
+  EXPECT_GE(down[2]["end_ms"].get<int64_t>() - down[2]["start_ms"].get<int64_t>(), 1900);
+
+  // The person reads the same in the text report.
+  auto text = x_->run({WM_AGENT_BINARY, "--socket", socket_.string(), "report", "--day", day});
+  EXPECT_NE(text.out.find("The whole day:"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("WorkMonitor not running (ended unexpectedly)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("(together 2"), std::string::npos) << text.out;  // 24h (23h/25h on a DST day)
+
+  // The downtime records are in the outbox, to be uploaded like the rest.
+  ASSERT_EQ(stopAgent(SIGTERM), 0);
+  auto stored_down = stored({api::RecordKind::kDowntime});
+  ASSERT_EQ(stored_down.size(), 2u);
+  EXPECT_EQ(stored_down[0].data["reason"], "crash");
+  EXPECT_EQ(stored_down[1].data["reason"], "shutdown");
 }
 
 TEST_F(AgentE2E, SecondInstanceIsRefusedAndMalformedConfigIsReported) {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -229,6 +230,21 @@ TEST_F(AgentSessionE2E, SleepEndsTheEntryAtTheSleepAndTheGapIsNotWork) {
   ASSERT_TRUE(call("idle_decision", {{"decision", "keep"}}).is_object());
   EXPECT_EQ(call("status")["state"], "tracking");
   std::this_thread::sleep_for(500ms);
+  // The day picture shows the sleep as the computer asleep, between two stretches of work (issue 14).
+  const json report = call("report", {{"from_ms", asleep_at - 60'000}, {"to_ms", nowMs() + 60'000}});
+  std::vector<std::string> categories;
+  int64_t asleep_ms = 0;
+  for (const auto& seg : report["day"]["timeline"]) {
+    categories.push_back(seg["category"]);
+    if (seg["category"] == "asleep") asleep_ms += seg["end_ms"].get<int64_t>() - seg["start_ms"].get<int64_t>();
+  }
+  EXPECT_GE(asleep_ms, 1900) << report["day"].dump();
+  EXPECT_LE(asleep_ms, resumed_at - asleep_at + 1000) << report["day"].dump();
+  const auto asleep_at_index = std::find(categories.begin(), categories.end(), "asleep") - categories.begin();
+  ASSERT_GT(asleep_at_index, 0) << report["day"].dump();
+  ASSERT_LT(asleep_at_index + 1, static_cast<long>(categories.size()));
+  EXPECT_EQ(categories[asleep_at_index - 1], "worked");
+  EXPECT_EQ(categories[asleep_at_index + 1], "worked");
 
   ASSERT_EQ(stopAgent(SIGTERM), 0);
   auto entries = stored(api::RecordKind::kTimeEntry);

@@ -73,7 +73,7 @@ void AgentLink::tryConnect() {
   }
   // A reply is one line too, and a day's `report` (apps, websites, activity slots, screenshots) passes the 64 KB
   // the agent allows a request: a longer line would be dropped and the window would wait for nothing.
-  cmd_reader_ = agent::protocol::LineReader(16 << 20);
+  cmd_reader_ = agent::protocol::LineReader(agent::protocol::kMaxReplyBytes);
   event_reader_ = agent::protocol::LineReader();
   cmd_ = new QLocalSocket(this);
   connect(cmd_, &QLocalSocket::connected, this, &AgentLink::onCmdConnected);

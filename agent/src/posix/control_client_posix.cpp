@@ -70,7 +70,7 @@ Result<std::string> ControlClient::readLine(Millis timeout) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return fail(Errc::kIo, "the agent closed the connection");
     buf_.append(chunk, static_cast<size_t>(n));
-    if (buf_.size() > 16 * protocol::kMaxLineBytes) return fail(Errc::kIo, "the agent sent an oversized line");
+    if (buf_.size() > protocol::kMaxReplyBytes) return fail(Errc::kIo, "the agent sent an oversized line");
   }
 }
 

@@ -343,6 +343,21 @@ TEST(DayPicture, OpenSpansRunToNowAndTheTimeBeforeTheFirstStartIsNotInstalled) {
   expectWholeRange(buildDay(rs, 0, 24 * h, 11 * h, ReportContext{8 * h}), 0, 24 * h);
 }
 
+TEST(DayPicture, AClockRoundingGapBetweenTwoSpansIsNoStretchOfItsOwn) {
+  const int64_t h = kHour;
+  std::vector<Record> rs{
+      span(RecordKind::kTimeEntry, 1 * h, 2 * h, {{"project_id", "p"}}),
+      span(RecordKind::kIdlePeriod, 2 * h + 2, 3 * h, {{"reason", "suspend"}}),  // 2 ms later
+      span(RecordKind::kTimeEntry, 3 * h + 1, 4 * h, {{"project_id", "p"}}),
+      span(RecordKind::kTimeEntry, 4 * h + 5000, 5 * h, {{"project_id", "p"}}),  // 5 s later: a real gap
+  };
+  json day = buildDay(rs, 0, 6 * h, 6 * h, ReportContext{});
+  expectWholeRange(day, 0, 6 * h);
+  EXPECT_EQ(categoriesOf(day), (std::vector<std::string>{"not_tracked", "worked", "asleep", "worked", "not_tracked",
+                                                         "worked", "not_tracked"}));
+  EXPECT_EQ(day["totals"]["not_tracked"], 1 * h + 5000 + 1 * h);
+}
+
 // The test: a scripted day through the real tracker — a crash, a sleep, an idle period, a break, a
 // clean stop — sums to exactly 24 h in the report's JSON, each part where it happened.
 TEST_F(TrackerDowntimeTest, ScriptedDaySumsToExactly24Hours) {

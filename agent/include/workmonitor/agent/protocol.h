@@ -19,6 +19,8 @@ namespace wm::agent::protocol {
 inline constexpr int kVersion = 1;
 /// Longest accepted line; a longer one gets an error reply and is skipped up to its newline.
 inline constexpr size_t kMaxLineBytes = 64 * 1024;
+/// A reply the agent sends may be longer than a request (a day's report with its lanes): clients read up to this.
+inline constexpr size_t kMaxReplyBytes = 16u << 20;
 
 struct Request {
   nlohmann::json id;  // echoed in the reply (number or string; null when the request had none)
