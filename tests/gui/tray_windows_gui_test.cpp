@@ -146,6 +146,8 @@ TEST_F(TrayWindowsGui, ConsentIdleReturnAndMyActivityOnTheDisplay) {
   auto activity = waitWindow("activity_window", {"Tracked today:", "gui-windows", "Idle: 1 period", "(kept",
                                                  "Waiting to upload", "Today as a picture", "Point at a part of"});
   ASSERT_TRUE(activity) << log();
+  EXPECT_EQ(activity->texts.find("does not send the day picture"), std::string::npos)
+      << "the real agent sends the day: " << activity->texts;
   checkOnDisplayAndShoot(*activity, "tray-my-activity.png");
 }
 
