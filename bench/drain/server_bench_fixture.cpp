@@ -80,6 +80,9 @@ std::unique_ptr<server::http::HttpServer> BenchStack::startServer(const std::str
   c.migrations_dir = migrationsDir();
   // Many simulated agents sign in from one address within seconds.
   c.login_attempts_per_address = 1'000'000;
+  // The benches measure throughput from one address at rates past what one agent ever sends: no upload limits.
+  c.batches_limit = {0, 0, std::chrono::seconds(60)};
+  c.screenshots_limit = {0, 0, std::chrono::seconds(60)};
   return must(server::http::HttpServer::start(c), "start workmonitor-server");
 }
 

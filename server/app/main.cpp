@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <tuple>
 
 #include "admin.h"
 #include "setup.h"
@@ -72,14 +73,30 @@ int runVerify(const std::string& db) {
   return 0;
 }
 
+/// serve's --rate-limit-* flags (ACCOUNT,ADDRESS/WINDOW_SECONDS); empty = the environment's or the default.
+struct LimitFlags {
+  std::string refresh, batches, screenshots, password_reset;
+};
+
 int runServe(const std::string& db, const std::string& listen, const std::string& shots, const std::string& dir,
-             int threads, const std::string& signup) {
+             int threads, const std::string& signup, const LimitFlags& limits) {
   auto config = wm::server::http::configFromEnv([](const char* n) { return std::getenv(n); });
   if (!config) return report(config.error());
   if (!signup.empty()) {
     auto mode = wm::server::http::parseSignup(signup);
     if (!mode) return report(mode.error());
     config->signup = *mode;
+  }
+  const std::tuple<const char*, const std::string*, wm::server::http::RateLimitSpec*> flags[] = {
+      {"--rate-limit-refresh", &limits.refresh, &config->refresh_limit},
+      {"--rate-limit-batches", &limits.batches, &config->batches_limit},
+      {"--rate-limit-screenshots", &limits.screenshots, &config->screenshots_limit},
+      {"--rate-limit-password-reset", &limits.password_reset, &config->password_reset_limit}};
+  for (const auto& [name, text, spec] : flags) {
+    if (text->empty()) continue;
+    auto parsed = wm::server::http::parseRateLimit(name, *text);
+    if (!parsed) return report(parsed.error());
+    *spec = *parsed;
   }
   if (config->database.empty()) config->database = db;
   if (auto l = wm::server::http::parseListen(listen, *config); !l) return report(l.error());
@@ -138,6 +155,23 @@ int main(int argc, char** argv) {
                    "POST /auth/signup: disabled (default), first (only while there is no company yet) or open "
                    "(anyone may create a company); overrides $SIGNUP")
       ->check(CLI::IsMember({"disabled", "first", "open"}));
+  // GET /metrics' token is METRICS_TOKEN only: a flag would show it to every account through `ps`.
+  LimitFlags limits;
+  const std::tuple<const char*, std::string*, const char*> limit_flags[] = {
+      {"--rate-limit-refresh", &limits.refresh,
+       "POST /auth/refresh (default 30,3000/300); overrides $RATE_LIMIT_REFRESH"},
+      {"--rate-limit-batches", &limits.batches,
+       "POST /api/v1/agent/batches (default 600,12000/60); overrides $RATE_LIMIT_BATCHES"},
+      {"--rate-limit-screenshots", &limits.screenshots,
+       "PUT /api/v1/agent/screenshots/{id} (default 600,6000/60); overrides $RATE_LIMIT_SCREENSHOTS"},
+      {"--rate-limit-password-reset", &limits.password_reset,
+       "password reset (default 5,20/3600); overrides $RATE_LIMIT_PASSWORD_RESET"}};
+  for (const auto& [name, text, what] : limit_flags) {
+    serve->add_option(name, *text,
+                      std::string("ACCOUNT,ADDRESS/WINDOW_SECONDS per account and per client address (0 = "
+                                  "no limit on that side) for ") +
+                          what);
+  }
 
   auto* setup = app.add_subcommand(
       "setup",
@@ -205,7 +239,7 @@ int main(int argc, char** argv) {
     setup_options.migrations_dir = dir;
     return wm::server::app::runSetup(setup_options);
   }
-  if (serve->parsed()) return runServe(db, listen, shots, dir, threads, signup);
+  if (serve->parsed()) return runServe(db, listen, shots, dir, threads, signup, limits);
   if (company->parsed()) return wm::server::app::adminCreateCompany(db, company_name);
   if (user->parsed()) return wm::server::app::adminCreateUser(db, new_user);
   if (enrol->parsed()) return wm::server::app::adminEnrollmentToken(db, enrol_company, enrol_user, uses, ttl_hours);

@@ -250,6 +250,8 @@ Reply Service::refresh(const HttpRequest& req) {
   const std::optional<std::string> device = t->optional(0, 2);
   const bool expired = t->value(0, 4) == "t";
   const bool revoked = t->value(0, 5) == "t";
+  // Per account before the token is spent or its family revoked, so a refused refresh changes nothing.
+  if (auto limited = limitRefreshAccount(user_id); !limited) return std::unexpected(limited.error());
 
   // From here on the token's owner is the acting user; RLS confines every statement to their tokens.
   if (auto s = setClaims(c, TxClaims{user_id, nlohmann::json{{"sub", user_id}}.dump()}); !s) {

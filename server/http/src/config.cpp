@@ -80,7 +80,39 @@ Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>
     if (!mode) return std::unexpected(mode.error());
     c.signup = *mode;
   }
+  c.metrics_token = get("METRICS_TOKEN");
+  const std::pair<const char*, RateLimitSpec*> limits[] = {{"RATE_LIMIT_REFRESH", &c.refresh_limit},
+                                                           {"RATE_LIMIT_BATCHES", &c.batches_limit},
+                                                           {"RATE_LIMIT_SCREENSHOTS", &c.screenshots_limit},
+                                                           {"RATE_LIMIT_PASSWORD_RESET", &c.password_reset_limit}};
+  for (const auto& [var, spec] : limits) {
+    if (const std::string v = get(var); !v.empty()) {
+      auto parsed = parseRateLimit(var, v);
+      if (!parsed) return std::unexpected(parsed.error());
+      *spec = *parsed;
+    }
+  }
   return c;
+}
+
+Result<RateLimitSpec> parseRateLimit(std::string_view name, std::string_view text) {
+  const std::string n(name);
+  const size_t comma = text.find(',');
+  const size_t slash = text.find('/');
+  if (comma == std::string_view::npos || slash == std::string_view::npos || slash < comma) {
+    return fail(Errc::kInvalidInput, n + " must be ACCOUNT,ADDRESS/WINDOW_SECONDS (e.g. 600,6000/60; 0 = no limit)");
+  }
+  // std::from_chars wants the text to end at the number: each part is copied out on its own.
+  const std::string account(text.substr(0, comma));
+  const std::string address(text.substr(comma + 1, slash - comma - 1));
+  const std::string window(text.substr(slash + 1));
+  auto a = number((n + " per account").c_str(), account.c_str(), 0, 1000000);
+  if (!a) return std::unexpected(a.error());
+  auto b = number((n + " per address").c_str(), address.c_str(), 0, 1000000);
+  if (!b) return std::unexpected(b.error());
+  auto w = number((n + " window (seconds)").c_str(), window.c_str(), 1, 24 * 3600);
+  if (!w) return std::unexpected(w.error());
+  return RateLimitSpec{static_cast<int>(*a), static_cast<int>(*b), std::chrono::seconds(*w)};
 }
 
 Result<ServerConfig::Signup> parseSignup(std::string_view text) {
@@ -97,6 +129,11 @@ Result<void> checkSecrets(const ServerConfig& c) {
   }
   if (c.jwt_secret == kSampleJwtSecret) {
     return fail(Errc::kInvalidInput, "JWT_SECRET is the migration report's sample value; generate a new one");
+  }
+  if (!c.metrics_token.empty() && c.metrics_token.size() < 16) {
+    return fail(Errc::kInvalidInput,
+                "METRICS_TOKEN must be at least 16 bytes (or unset: /metrics then answers loopback clients only); "
+                "generate one with `openssl rand -hex 24`");
   }
   return {};
 }

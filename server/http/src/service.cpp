@@ -7,6 +7,7 @@
 
 #include "workmonitor/server/http/crypto.h"
 #include "workmonitor/server/http/gzip.h"
+#include "workmonitor/server/http/metrics_access.h"
 
 namespace wm::server::http {
 namespace {
@@ -23,6 +24,15 @@ std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
+}
+
+std::expected<void, ApiError> allowedOr429(int wait, std::string message) {
+  if (wait > 0) return apiFail(429, "rate_limited", std::move(message), wait);
+  return {};
+}
+
+EndpointLimiter limiterFor(const RateLimitSpec& spec) {
+  return EndpointLimiter(spec.per_account, spec.per_address, spec.window);
 }
 
 }  // namespace
@@ -51,7 +61,11 @@ Service::Service(ServerConfig config)
       jwt_(config_.jwt_secret, config_.clock_skew),
       account_limiter_(config_.login_attempts_per_account, config_.login_window),
       address_limiter_(config_.login_attempts_per_address, config_.login_window),
-      signup_limiter_(5, std::chrono::hours(1)) {}
+      signup_limiter_(5, std::chrono::hours(1)),
+      refresh_limiter_(limiterFor(config_.refresh_limit)),
+      batches_limiter_(limiterFor(config_.batches_limit)),
+      screenshots_limiter_(limiterFor(config_.screenshots_limit)),
+      password_reset_limiter_(limiterFor(config_.password_reset_limit)) {}
 
 long long Service::now() const {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -148,6 +162,59 @@ std::expected<nlohmann::json, ApiError> Service::issueTokens(PooledConnection& c
       {"refresh_token", *refresh},         {"user", user},           {"_refresh_id", std::string(ins->value(0, 0))}};
 }
 
+std::expected<void, ApiError> Service::limitPasswordReset(const std::string& email, const std::string& peer) {
+  if (auto a = allowedOr429(password_reset_limiter_.hitAddress(peer), "too many password resets from this address");
+      !a) {
+    return a;
+  }
+  return allowedOr429(password_reset_limiter_.hitAccount(email), "too many password resets for this account");
+}
+
+std::expected<void, ApiError> Service::limitRefreshAccount(const std::string& user_id) {
+  return allowedOr429(refresh_limiter_.hitAccount(user_id), "too many token refreshes for this account");
+}
+
+std::expected<void, ApiError> Service::limitUpload(const HttpRequest& req, const std::string& peer,
+                                                   EndpointLimiter& limiter, const char* what) {
+  if (auto a = allowedOr429(limiter.hitAddress(peer), std::string("too many ") + what + " from this address"); !a) {
+    return a;
+  }
+  // The handler verifies the token again (an HMAC over a few hundred bytes: microseconds); checking here keeps
+  // the limits in one place and in front of the body's decompression and hashing.
+  auto caller = authenticate(req);
+  if (!caller) return std::unexpected(caller.error());
+  return allowedOr429(limiter.hitAccount(caller->claims.sub), std::string("too many ") + what + " for this account");
+}
+
+Reply Service::metricsReply(const HttpRequest& req, const std::string& peer) {
+  MetricsRequest m{peer, false, std::nullopt};
+  for (const char* h : {"Forwarded", "X-Forwarded-For", "X-Real-IP"}) m.forwarded = m.forwarded || req.count(h) > 0;
+  if (auto it = req.find(bhttp::field::authorization); it != req.end()) {
+    m.authorization = std::string_view(it->value().data(), it->value().size());
+  }
+  switch (metricsAccess(config_.metrics_token, config_.metrics_loopback_is_local, m)) {
+    case MetricsAccess::kAllowed:
+      break;
+    case MetricsAccess::kForbidden:
+      return apiFail(403, "forbidden",
+                     config_.metrics_token.empty()
+                         ? "GET /metrics answers clients on this machine only; set METRICS_TOKEN to scrape it "
+                           "from elsewhere"
+                         : "GET /metrics needs the metrics token (Authorization: Bearer <METRICS_TOKEN>)");
+    case MetricsAccess::kWrongToken: {
+      HttpResponse r = errorResponse(ApiError{401, "invalid_token", "wrong metrics token"});
+      r.set(bhttp::field::www_authenticate, "Bearer");
+      return r;
+    }
+  }
+  HttpResponse r{bhttp::status::ok, 11};
+  r.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+  r.set(bhttp::field::cache_control, "no-store");
+  r.body() = metrics_.render(pool_.inUse(), pool_.size());
+  r.prepare_payload();
+  return r;
+}
+
 HttpResponse Service::handle(const HttpRequest& req, const std::string& peer) {
   const auto start = std::chrono::steady_clock::now();
   std::string route_name = "unknown";
@@ -228,18 +295,18 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
       }
       case Id::kReady:
         return ready();
-      case Id::kMetrics: {
-        HttpResponse r{bhttp::status::ok, 11};
-        r.set(bhttp::field::content_type, "text/plain; version=0.0.4");
-        r.body() = metrics_.render(pool_.inUse(), pool_.size());
-        r.prepare_payload();
-        return r;
-      }
+      case Id::kMetrics:
+        return metricsReply(req, peer);
       case Id::kSignup:
         return signup(req, peer);
       case Id::kLogin:
         return login(req, peer);
       case Id::kRefresh:
+        // Per address here, before the token is looked up; per account in refresh(), once its user is known.
+        if (auto a = allowedOr429(refresh_limiter_.hitAddress(peer), "too many token refreshes from this address");
+            !a) {
+          return std::unexpected(a.error());
+        }
         return refresh(req);
       case Id::kLogout:
         return logout(req);
@@ -252,6 +319,7 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
       case Id::kProjects:
         return projects(req);
       case Id::kBatches:
+        if (auto a = limitUpload(req, peer, batches_limiter_, "batches"); !a) return std::unexpected(a.error());
         return batches(req);
       case Id::kUnattendedToken:
         return unattendedToken(req);
@@ -262,6 +330,9 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
     if (auto e = only(bhttp::verb::put, "/api/v1/agent/screenshots/{id}")) return std::unexpected(*e);
     const std::string id(target.substr(kShots.size()));
     if (!isUuid(id)) return apiFail(400, "invalid_request", "the screenshot id must be a UUID");
+    if (auto a = limitUpload(req, peer, screenshots_limiter_, "screenshot uploads"); !a) {
+      return std::unexpected(a.error());
+    }
     return screenshot(req, id);
   }
   name = "unknown";

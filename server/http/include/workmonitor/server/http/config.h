@@ -15,6 +15,14 @@ namespace wm::server::http {
 /// The report's sample value (§8.1); a server configured with it is refused.
 inline constexpr std::string_view kSampleJwtSecret = "workmonitor-secret-key-2024-change-in-production";
 
+/// One endpoint's rate limit: requests per `window` per account and per client address; 0 turns that side off.
+/// Written `ACCOUNT,ADDRESS/WINDOW_SECONDS` in the environment and on the command line, e.g. `600,6000/60`.
+struct RateLimitSpec {
+  int per_account = 0;
+  int per_address = 0;
+  std::chrono::seconds window{60};
+};
+
 struct ServerConfig {
   std::string database;  // libpq conninfo or URI
   int pool_size = 8;
@@ -40,6 +48,18 @@ struct ServerConfig {
   int login_attempts_per_account = 10;
   int login_attempts_per_address = 50;
   std::chrono::seconds login_window{300};
+  // Per-endpoint limits (HTTP_API.md "What the server does" has the reasoning behind each default), answered
+  // 429 rate_limited with Retry-After. RATE_LIMIT_REFRESH / --rate-limit-refresh, and so on.
+  RateLimitSpec refresh_limit{30, 3000, std::chrono::seconds(300)};       // POST /auth/refresh
+  RateLimitSpec batches_limit{600, 12000, std::chrono::seconds(60)};      // POST /api/v1/agent/batches
+  RateLimitSpec screenshots_limit{600, 6000, std::chrono::seconds(60)};   // PUT /api/v1/agent/screenshots/{id}
+  RateLimitSpec password_reset_limit{5, 20, std::chrono::seconds(3600)};  // Service::limitPasswordReset
+  /// GET /metrics: empty (default) serves it to loopback clients only; set (METRICS_TOKEN, at least 16 bytes)
+  /// it is served to a request with `Authorization: Bearer <token>`, from anywhere, and to nobody else.
+  std::string metrics_token;
+  /// Whether a loopback client counts as local for /metrics. Always true in a served config; tests set it
+  /// false to see what a remote client gets, since their client can only connect over loopback.
+  bool metrics_loopback_is_local = true;
   /// POST /auth/signup (SIGNUP, --signup): kDisabled (default; accounts come from `admin create-user`),
   /// kFirst (only while the database has no company: the first start of a self-hosted install), kOpen
   /// (anyone may create a new company with themselves as its admin).
@@ -48,16 +68,20 @@ struct ServerConfig {
   int bcrypt_cost = 12;
 };
 
+/// "ACCOUNT,ADDRESS/WINDOW_SECONDS" (e.g. "600,6000/60"); `name` is for the message.
+Result<RateLimitSpec> parseRateLimit(std::string_view name, std::string_view text);
+
 /// "disabled" | "first" | "open".
 Result<ServerConfig::Signup> parseSignup(std::string_view text);
 /// A libpq conninfo value, quoted so a password with spaces or quotes survives.
 std::string conninfoQuoted(std::string_view v);
 
 /// Reads DATABASE_URL (or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD), DB_POOL_SIZE, JWT_SECRET,
-/// JWT_ALGORITHM, JWT_EXPIRATION_HOURS, JWT_REFRESH_EXPIRATION_DAYS, BACKEND_URL through `env`.
+/// JWT_ALGORITHM, JWT_EXPIRATION_HOURS, JWT_REFRESH_EXPIRATION_DAYS, BACKEND_URL, SIGNUP, METRICS_TOKEN and
+/// RATE_LIMIT_REFRESH / _BATCHES / _SCREENSHOTS / _PASSWORD_RESET through `env`.
 Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>& env);
 
-/// The static checks (secret length, sample secret); the database role is checked once connected.
+/// The static checks (secret length, sample secret, metrics token length); the database role is checked once connected.
 Result<void> checkSecrets(const ServerConfig& config);
 
 /// "127.0.0.1:8080" → host, port.

@@ -80,8 +80,21 @@ class Service {
   const JwtCodec& jwt() const { return jwt_; }
   long long now() const;
 
+  /// The password-reset limit (ServerConfig::password_reset_limit, RATE_LIMIT_PASSWORD_RESET), for the reset
+  /// endpoints: call it with the email the request names (lower-cased) and the client address before any
+  /// lookup or mail, and answer its error as is (429 rate_limited with Retry-After). Both are counted.
+  std::expected<void, ApiError> limitPasswordReset(const std::string& email, const std::string& peer);
+  /// The refresh limit's per-account side, once the refresh token's user is known (auth_routes.cpp).
+  std::expected<void, ApiError> limitRefreshAccount(const std::string& user_id);
+
  private:
   Reply route(const HttpRequest& req, const std::string& peer, std::string& route_name);
+  /// GET /metrics, to a local client or the holder of the metrics token (metrics_access.h).
+  Reply metricsReply(const HttpRequest& req, const std::string& peer);
+  /// An upload's limits, checked before its handler: the address first, then the token's user (a bad token
+  /// is answered here as the handler would). `what` names the requests in the 429's message.
+  std::expected<void, ApiError> limitUpload(const HttpRequest& req, const std::string& peer, EndpointLimiter& limiter,
+                                            const char* what);
 
   // auth_routes.cpp
   Reply signup(const HttpRequest& req, const std::string& peer);
@@ -109,6 +122,10 @@ class Service {
   RateLimiter account_limiter_;
   RateLimiter address_limiter_;
   RateLimiter signup_limiter_;  // sign-ups per client address
+  EndpointLimiter refresh_limiter_;
+  EndpointLimiter batches_limiter_;
+  EndpointLimiter screenshots_limiter_;
+  EndpointLimiter password_reset_limiter_;  // used by limitPasswordReset
   std::once_flag dummy_once_;
   std::string dummy_hash_;  // verified against when the account does not exist, so timing does not tell
 };
