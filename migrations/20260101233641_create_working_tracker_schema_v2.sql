@@ -130,7 +130,7 @@ comment on table public.companies is 'Tenant: one row per customer organisation'
 
 -- users: People of a company (employee, manager, admin); credentials live in auth.credentials
 create table if not exists public.users (
-  id uuid primary key default gen_random_uuid(),
+  user_id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
   email text not null,
   full_name text not null,
@@ -154,10 +154,10 @@ create index if not exists users_last_seen_idx on public.users (last_seen_at);
 create table if not exists public.manager_assignments (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  manager_id uuid not null references public.users(id) on delete cascade,
-  employee_id uuid not null references public.users(id) on delete cascade,
+  manager_id uuid not null references public.users(user_id) on delete cascade,
+  employee_id uuid not null references public.users(user_id) on delete cascade,
   active boolean not null default true,
-  assigned_by uuid references public.users(id) on delete set null,
+  assigned_by uuid references public.users(user_id) on delete set null,
   starts_on date not null default current_date,
   ended_at timestamptz,
   created_at timestamptz not null default now(),
@@ -214,7 +214,7 @@ create table if not exists public.tasks (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
   project_id uuid not null references public.projects(id) on delete cascade,
-  assignee_id uuid references public.users(id) on delete set null,
+  assignee_id uuid references public.users(user_id) on delete set null,
   title text not null,
   description text,
   status text not null default 'todo' check (status in ('todo', 'in_progress', 'done', 'cancelled')),
@@ -232,35 +232,35 @@ create index if not exists tasks_project_status_idx on public.tasks (project_id,
 create table if not exists public.time_entries (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   project_id uuid references public.projects(id) on delete set null,
   task_id uuid references public.tasks(id) on delete set null,
-  started_at timestamptz not null,
-  ended_at timestamptz,
+  start_time timestamptz not null,
+  end_time timestamptz,
   duration_ms bigint not null default 0 check (duration_ms >= 0),
   source text not null default 'agent' check (source in ('agent', 'manual', 'timer', 'import')),
   note text,
   billable boolean not null default true,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
-  constraint time_entries_check_1 check (ended_at is null or ended_at >= started_at)
+  constraint time_entries_check_1 check (end_time is null or end_time >= start_time)
 );
 comment on table public.time_entries is 'Tracked work spans (agent kind time_entry, manual and timer entries)';
 
-create index if not exists time_entries_user_started_idx on public.time_entries (user_id, started_at desc);
-create index if not exists time_entries_company_started_idx on public.time_entries (company_id, started_at);
+create index if not exists time_entries_user_started_idx on public.time_entries (user_id, start_time desc);
+create index if not exists time_entries_company_started_idx on public.time_entries (company_id, start_time);
 
 -- timesheets: Per-period timesheet an employee submits and a manager or admin approves
 create table if not exists public.timesheets (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   period_start date not null,
   period_end date not null,
   total_ms bigint not null default 0,
   status text not null default 'draft' check (status in ('draft', 'submitted', 'approved', 'rejected')),
   submitted_at timestamptz,
-  approved_by uuid references public.users(id) on delete set null,
+  approved_by uuid references public.users(user_id) on delete set null,
   approved_at timestamptz,
   notes text,
   created_at timestamptz not null default now(),
@@ -276,8 +276,8 @@ create index if not exists timesheets_company_status_idx on public.timesheets (c
 create table if not exists public.scheduled_timers (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
-  created_by uuid references public.users(id) on delete set null,
+  user_id uuid not null references public.users(user_id) on delete cascade,
+  created_by uuid references public.users(user_id) on delete set null,
   project_id uuid references public.projects(id) on delete set null,
   task_id uuid references public.tasks(id) on delete set null,
   name text not null,
@@ -302,7 +302,7 @@ create table if not exists public.timer_execution_log (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
   timer_id uuid not null references public.scheduled_timers(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   action text not null default 'start' check (action in ('start', 'stop')),
   status text not null default 'succeeded' check (status in ('succeeded', 'failed', 'skipped')),
   time_entry_id uuid references public.time_entries(id) on delete set null,
@@ -317,7 +317,7 @@ create index if not exists timer_execution_log_timer_executed_idx on public.time
 create table if not exists public.activity_logs (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   started_at timestamptz not null,
   ended_at timestamptz not null,
   keystrokes integer not null default 0 check (keystrokes >= 0),
@@ -348,7 +348,7 @@ comment on table public.shifts is 'Shift definitions of a company';
 create table if not exists public.attendance (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   day date not null,
   clock_in timestamptz,
   clock_out timestamptz,
@@ -367,7 +367,7 @@ create table if not exists public.shift_assignments (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
   shift_id uuid not null references public.shifts(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   starts_on date not null default current_date,
   ends_on date,
   note text,
@@ -381,13 +381,13 @@ create index if not exists shift_assignments_user_starts_idx on public.shift_ass
 create table if not exists public.leave_requests (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   kind text not null default 'vacation' check (kind in ('vacation', 'sick', 'personal', 'unpaid', 'other')),
   starts_on date not null,
   ends_on date not null,
   status text not null default 'pending' check (status in ('pending', 'approved', 'rejected', 'cancelled')),
   reason text,
-  reviewed_by uuid references public.users(id) on delete set null,
+  reviewed_by uuid references public.users(user_id) on delete set null,
   reviewed_at timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
@@ -402,7 +402,7 @@ create index if not exists leave_requests_company_status_idx on public.leave_req
 create table if not exists public.screenshots (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   time_entry_id uuid references public.time_entries(id) on delete set null,
   taken_at timestamptz not null,
   storage_key text not null,
@@ -421,7 +421,7 @@ create unique index if not exists screenshots_storage_key_key on public.screensh
 create table if not exists public.payroll (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   period_start date not null,
   period_end date not null,
   gross_amount numeric(12,2) not null,
@@ -463,7 +463,7 @@ create unique index if not exists invoices_company_number_key on public.invoices
 create table if not exists public.bank_accounts (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   holder_name text not null,
   bank_name text,
   country text not null default 'US',
@@ -502,7 +502,7 @@ create table if not exists public.chat_messages (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
   channel_id uuid not null references public.chat_channels(id) on delete cascade,
-  sender_id uuid not null references public.users(id) on delete cascade,
+  sender_id uuid not null references public.users(user_id) on delete cascade,
   body text not null,
   edited_at timestamptz,
   deleted_at timestamptz,
@@ -517,7 +517,7 @@ create index if not exists chat_messages_created_brin on public.chat_messages us
 create table if not exists public.notifications (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   kind text not null default 'info',
   title text not null,
   body text,
@@ -537,10 +537,10 @@ create table if not exists public.project_assignments (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
   project_id uuid not null references public.projects(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   role text not null default 'member' check (role in ('member', 'lead')),
   hourly_rate numeric(12,2),
-  assigned_by uuid references public.users(id) on delete set null,
+  assigned_by uuid references public.users(user_id) on delete set null,
   active boolean not null default true,
   assigned_at timestamptz not null default now(),
   removed_at timestamptz,
@@ -559,7 +559,7 @@ as $$
 declare
   result uuid;
 begin
-  select u.company_id into result from public.users u where u.id = auth.uid();
+  select u.company_id into result from public.users u where u.user_id = auth.uid();
   return result;
 end
 $$;
@@ -570,7 +570,7 @@ as $$
 declare
   result text;
 begin
-  select u.role into result from public.users u where u.id = auth.uid();
+  select u.role into result from public.users u where u.user_id = auth.uid();
   return result;
 end
 $$;
@@ -586,7 +586,7 @@ as $$
 declare
   result uuid;
 begin
-  select u.company_id into result from public.users u where u.id = auth.uid() and u.role = 'admin';
+  select u.company_id into result from public.users u where u.user_id = auth.uid() and u.role = 'admin';
   return result;
 end
 $$;
@@ -606,7 +606,7 @@ $$;
 -- Credentials live outside public. The password hash is never readable by the runtime role; sign-in reads
 -- it through auth.login_lookup() before any claim exists.
 create table if not exists auth.credentials (
-  user_id uuid primary key references public.users(id) on delete cascade,
+  user_id uuid primary key references public.users(user_id) on delete cascade,
   password_hash text not null,
   password_changed_at timestamptz not null default now(),
   failed_attempts integer not null default 0,
@@ -619,9 +619,21 @@ create or replace function auth.login_lookup(p_email text)
 returns table (user_id uuid, company_id uuid, role text, status text, password_hash text, locked_until timestamptz)
 language sql stable security definer set search_path = ''
 as $$
-  select u.id, u.company_id, u.role, u.status, c.password_hash, c.locked_until
-  from public.users u join auth.credentials c on c.user_id = u.id
+  select u.user_id, u.company_id, u.role, u.status, c.password_hash, c.locked_until
+  from public.users u join auth.credentials c on c.user_id = u.user_id
   where lower(u.email) = lower(p_email)
+$$;
+
+-- The report's login read (§4.3.2: SELECT user_id, email, password_hash, role, company_id, employment_type FROM
+-- users WHERE email = ...) for a backend that checks the password itself. Hashes live in auth.credentials,
+-- which the runtime role cannot select: this returns the one active account of that email, never a list.
+create or replace function auth.users_login(p_email text)
+returns table (user_id uuid, email text, password_hash text, role text, company_id uuid, employment_type text)
+language sql stable security definer set search_path = ''
+as $$
+  select u.user_id, u.email, c.password_hash, u.role, u.company_id, u.employment_type
+  from public.users u join auth.credentials c on c.user_id = u.user_id
+  where lower(u.email) = lower(p_email) and u.status = 'active'
 $$;
 
 -- A sign-in's outcome for an account that exists, called by the server once the password is checked: a
@@ -662,6 +674,7 @@ create or replace function auth.signup(p_email text, p_full_name text, p_company
 returns table (outcome text, user_id uuid, company_id uuid)
 language plpgsql volatile security definer set search_path = ''
 as $$
+#variable_conflict use_column
 declare
   v_company uuid;
   v_user uuid;
@@ -682,11 +695,28 @@ begin
   end if;
   insert into public.companies (name) values (btrim(p_company_name)) returning id into v_company;
   insert into public.users (company_id, email, full_name, role)
-  values (v_company, lower(p_email), btrim(p_full_name), 'admin') returning id into v_user;
+  values (v_company, lower(p_email), btrim(p_full_name), 'admin') returning user_id into v_user;
   insert into auth.credentials (user_id, password_hash) values (v_user, p_password_hash);
   return query select 'created'::text, v_user, v_company;
 end
 $$;
+
+-- The report's backend inserts a time entry with the person alone (`INSERT INTO time_entries (user_id,
+-- start_time, project_id)`, report §5.3): the company is the person's. Invoker's rights: under RLS the
+-- caller sees only their own company's people, so a person of another company leaves it null (refused).
+create or replace function auth.fill_company_id() returns trigger
+language plpgsql set search_path = ''
+as $$
+begin
+  if new.company_id is null then
+    select u.company_id into new.company_id from public.users u where u.user_id = new.user_id;
+  end if;
+  return new;
+end
+$$;
+drop trigger if exists time_entries_fill_company on public.time_entries;
+create trigger time_entries_fill_company before insert on public.time_entries
+  for each row execute function auth.fill_company_id();
 
 -- The newest applied migration, for the server's /readyz (the runtime role cannot read meta).
 create or replace function auth.schema_version() returns text
@@ -702,7 +732,7 @@ create table if not exists agent.config_profiles (
   body jsonb not null default '{}',
   version integer not null default 1,
   is_default boolean not null default false,
-  updated_by uuid references public.users(id) on delete set null,
+  updated_by uuid references public.users(user_id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   constraint config_profiles_company_name_key unique (company_id, name)
@@ -713,7 +743,7 @@ create index if not exists config_profiles_updated_by_idx on agent.config_profil
 create table if not exists agent.devices (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   name text not null,
   platform text not null check (platform in ('linux', 'windows', 'macos')),
   hostname text,
@@ -731,7 +761,7 @@ create table if not exists agent.enrolment_tokens (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
   token_hash bytea not null unique,
-  created_by uuid references public.users(id) on delete set null,
+  created_by uuid references public.users(user_id) on delete set null,
   profile_id uuid references agent.config_profiles(id) on delete set null,
   expires_at timestamptz not null,
   max_uses integer not null default 1 check (max_uses >= 1),
@@ -751,7 +781,7 @@ create index if not exists enrolment_tokens_profile_id_idx on agent.enrolment_to
 create table if not exists agent.account_mappings (
   company_id uuid not null references public.companies(id) on delete cascade,
   os_account text not null check (os_account = lower(os_account) and length(os_account) between 1 and 256),
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   created_at timestamptz not null default now(),
   primary key (company_id, os_account)
 );
@@ -763,7 +793,7 @@ create index if not exists account_mappings_user_id_idx on agent.account_mapping
 create table if not exists agent.record_revisions (
   record_id uuid primary key,
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   kind text not null check (kind in ('time_entry', 'idle_period', 'break', 'app_usage', 'website_usage',
                                      'activity', 'screenshot', 'usb_event', 'consent_event', 'incident',
                                      'downtime')),
@@ -781,7 +811,7 @@ create index if not exists record_revisions_device_id_idx on agent.record_revisi
 create table if not exists agent.downtime (
   id uuid primary key,
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   device_id uuid references agent.devices(id) on delete set null,
   started_at timestamptz not null,
   ended_at timestamptz not null,
@@ -796,7 +826,7 @@ create index if not exists downtime_device_id_idx on agent.downtime (device_id);
 
 create table if not exists auth.refresh_tokens (
   id uuid primary key default gen_random_uuid(),
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   device_id uuid references agent.devices(id) on delete cascade,
   family_id uuid not null,
   token_hash bytea not null unique,
@@ -970,36 +1000,36 @@ create policy companies_member_read_admin_write on public.companies as permissiv
 drop policy if exists users_member_read_self_admin_write on public.users;
 create policy users_member_read_self_admin_write on public.users as permissive for all to workmonitor_app
   using (company_id = auth.company_id())
-  with check ((id = auth.uid() and role = auth.user_role() and company_id = auth.company_id()) or (company_id = auth.company_id() and auth.user_role() = 'admin'));
+  with check ((user_id = auth.uid() and role = auth.user_role() and company_id = auth.company_id()) or (company_id = auth.company_id() and auth.user_role() = 'admin'));
 
 drop policy if exists manager_assignments_party_select on public.manager_assignments;
 create policy manager_assignments_party_select on public.manager_assignments as permissive for select to workmonitor_app
-  using ((employee_id = auth.uid()) or (manager_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = manager_assignments.company_id)));
+  using ((employee_id = auth.uid()) or (manager_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = manager_assignments.company_id)));
 drop policy if exists manager_assignments_admin_all on public.manager_assignments;
 create policy manager_assignments_admin_all on public.manager_assignments as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = manager_assignments.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = manager_assignments.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = manager_assignments.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = manager_assignments.company_id));
 
 drop policy if exists subscriptions_admin_read_system_write on public.subscriptions;
 create policy subscriptions_admin_read_system_write on public.subscriptions as permissive for all to workmonitor_app
-  using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = subscriptions.company_id)) or (auth.role() = 'service'))
+  using ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = subscriptions.company_id)) or (auth.role() = 'service'))
   with check (auth.role() = 'service');
 
 drop policy if exists projects_member_select on public.projects;
 create policy projects_member_select on public.projects as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = projects.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = projects.company_id));
 drop policy if exists projects_admin_all on public.projects;
 create policy projects_admin_all on public.projects as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = projects.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = projects.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = projects.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = projects.company_id));
 
 drop policy if exists tasks_member_select on public.tasks;
 create policy tasks_member_select on public.tasks as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = tasks.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = tasks.company_id));
 drop policy if exists tasks_admin_all on public.tasks;
 create policy tasks_admin_all on public.tasks as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = tasks.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = tasks.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = tasks.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = tasks.company_id));
 drop policy if exists tasks_assignee_update on public.tasks;
 create policy tasks_assignee_update on public.tasks as permissive for update to workmonitor_app
   using (assignee_id = auth.uid())
@@ -1007,117 +1037,117 @@ create policy tasks_assignee_update on public.tasks as permissive for update to 
 
 drop policy if exists time_entries_owner_admin_all on public.time_entries;
 create policy time_entries_owner_admin_all on public.time_entries as permissive for all to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = time_entries.company_id)))
-  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = time_entries.company_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = time_entries.company_id)))
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = time_entries.company_id)));
 drop policy if exists time_entries_manager_select on public.time_entries;
 create policy time_entries_manager_select on public.time_entries as permissive for select to workmonitor_app
   using (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = time_entries.user_id));
 
 drop policy if exists timesheets_team_rw on public.timesheets;
 create policy timesheets_team_rw on public.timesheets as permissive for all to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = timesheets.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = timesheets.user_id)))
-  with check (((user_id = auth.uid() and company_id = auth.company_id()) and (status in ('draft', 'submitted'))) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = timesheets.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = timesheets.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = timesheets.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = timesheets.user_id)))
+  with check (((user_id = auth.uid() and company_id = auth.company_id()) and (status in ('draft', 'submitted'))) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = timesheets.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = timesheets.user_id)));
 
 drop policy if exists scheduled_timers_owner_admin_all on public.scheduled_timers;
 create policy scheduled_timers_owner_admin_all on public.scheduled_timers as permissive for all to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = scheduled_timers.company_id)))
-  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = scheduled_timers.company_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = scheduled_timers.company_id)))
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = scheduled_timers.company_id)));
 drop policy if exists scheduled_timers_manager_select on public.scheduled_timers;
 create policy scheduled_timers_manager_select on public.scheduled_timers as permissive for select to workmonitor_app
   using (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = scheduled_timers.user_id));
 
 drop policy if exists timer_execution_log_team_read_owner_write on public.timer_execution_log;
 create policy timer_execution_log_team_read_owner_write on public.timer_execution_log as permissive for all to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = timer_execution_log.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = timer_execution_log.user_id)) or (auth.role() = 'service'))
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = timer_execution_log.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = timer_execution_log.user_id)) or (auth.role() = 'service'))
   with check ((user_id = auth.uid() and company_id = auth.company_id()) or (auth.role() = 'service'));
 
 drop policy if exists activity_logs_team_read_owner_admin_write on public.activity_logs;
 create policy activity_logs_team_read_owner_admin_write on public.activity_logs as permissive for all to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = activity_logs.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = activity_logs.user_id)))
-  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = activity_logs.company_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = activity_logs.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = activity_logs.user_id)))
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = activity_logs.company_id)));
 
 drop policy if exists shifts_member_select on public.shifts;
 create policy shifts_member_select on public.shifts as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = shifts.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = shifts.company_id));
 drop policy if exists shifts_admin_all on public.shifts;
 create policy shifts_admin_all on public.shifts as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = shifts.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = shifts.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = shifts.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = shifts.company_id));
 
 drop policy if exists attendance_team_read_owner_admin_write on public.attendance;
 create policy attendance_team_read_owner_admin_write on public.attendance as permissive for all to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = attendance.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = attendance.user_id)))
-  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = attendance.company_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = attendance.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = attendance.user_id)))
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = attendance.company_id)));
 
 drop policy if exists shift_assignments_team_select on public.shift_assignments;
 create policy shift_assignments_team_select on public.shift_assignments as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = shift_assignments.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = shift_assignments.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = shift_assignments.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = shift_assignments.user_id)));
 drop policy if exists shift_assignments_admin_all on public.shift_assignments;
 create policy shift_assignments_admin_all on public.shift_assignments as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = shift_assignments.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = shift_assignments.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = shift_assignments.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = shift_assignments.company_id));
 
 drop policy if exists leave_requests_team_select on public.leave_requests;
 create policy leave_requests_team_select on public.leave_requests as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = leave_requests.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = leave_requests.user_id)));
 drop policy if exists leave_requests_owner_admin_insert on public.leave_requests;
 create policy leave_requests_owner_admin_insert on public.leave_requests as permissive for insert to workmonitor_app
-  with check (((user_id = auth.uid() and company_id = auth.company_id()) and (status = 'pending')) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)));
+  with check (((user_id = auth.uid() and company_id = auth.company_id()) and (status = 'pending')) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)));
 drop policy if exists leave_requests_team_update on public.leave_requests;
 create policy leave_requests_team_update on public.leave_requests as permissive for update to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = leave_requests.user_id)))
-  with check (((user_id = auth.uid() and company_id = auth.company_id()) and (status in ('pending', 'cancelled'))) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = leave_requests.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = leave_requests.user_id)))
+  with check (((user_id = auth.uid() and company_id = auth.company_id()) and (status in ('pending', 'cancelled'))) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = leave_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = leave_requests.user_id)));
 drop policy if exists leave_requests_owner_delete_pending on public.leave_requests;
 create policy leave_requests_owner_delete_pending on public.leave_requests as permissive for delete to workmonitor_app
   using ((user_id = auth.uid()) and (status = 'pending'));
 
 drop policy if exists screenshots_owner_admin_all on public.screenshots;
 create policy screenshots_owner_admin_all on public.screenshots as permissive for all to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = screenshots.company_id)))
-  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = screenshots.company_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = screenshots.company_id)))
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = screenshots.company_id)));
 drop policy if exists screenshots_manager_select on public.screenshots;
 create policy screenshots_manager_select on public.screenshots as permissive for select to workmonitor_app
   using (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = screenshots.user_id));
 
 drop policy if exists payroll_owner_read_admin_write on public.payroll;
 create policy payroll_owner_read_admin_write on public.payroll as permissive for all to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payroll.company_id)))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payroll.company_id));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = payroll.company_id)))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = payroll.company_id));
 
 drop policy if exists invoices_admin_all on public.invoices;
 create policy invoices_admin_all on public.invoices as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = invoices.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = invoices.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = invoices.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = invoices.company_id));
 
 drop policy if exists bank_accounts_owner_select on public.bank_accounts;
 create policy bank_accounts_owner_select on public.bank_accounts as permissive for select to workmonitor_app
   using (user_id = auth.uid());
 drop policy if exists bank_accounts_admin_select on public.bank_accounts;
 create policy bank_accounts_admin_select on public.bank_accounts as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = bank_accounts.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = bank_accounts.company_id));
 drop policy if exists bank_accounts_owner_insert on public.bank_accounts;
 create policy bank_accounts_owner_insert on public.bank_accounts as permissive for insert to workmonitor_app
   with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists bank_accounts_owner_admin_update on public.bank_accounts;
 create policy bank_accounts_owner_admin_update on public.bank_accounts as permissive for update to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = bank_accounts.company_id)))
-  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = bank_accounts.company_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = bank_accounts.company_id)))
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = bank_accounts.company_id)));
 drop policy if exists bank_accounts_owner_delete on public.bank_accounts;
 create policy bank_accounts_owner_delete on public.bank_accounts as permissive for delete to workmonitor_app
   using (user_id = auth.uid());
 
 drop policy if exists chat_channels_member_select on public.chat_channels;
 create policy chat_channels_member_select on public.chat_channels as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = chat_channels.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = chat_channels.company_id));
 drop policy if exists chat_channels_admin_all on public.chat_channels;
 create policy chat_channels_admin_all on public.chat_channels as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = chat_channels.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = chat_channels.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = chat_channels.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = chat_channels.company_id));
 
 drop policy if exists chat_messages_member_read_author_write on public.chat_messages;
 create policy chat_messages_member_read_author_write on public.chat_messages as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = chat_messages.company_id))
-  with check ((sender_id = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = chat_messages.company_id)));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = chat_messages.company_id))
+  with check ((sender_id = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = chat_messages.company_id)));
 
 drop policy if exists notifications_recipient_select on public.notifications;
 create policy notifications_recipient_select on public.notifications as permissive for select to workmonitor_app
@@ -1131,24 +1161,24 @@ create policy notifications_recipient_delete on public.notifications as permissi
   using (user_id = auth.uid());
 drop policy if exists notifications_admin_system_insert on public.notifications;
 create policy notifications_admin_system_insert on public.notifications as permissive for insert to workmonitor_app
-  with check ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = notifications.company_id)) or (auth.role() = 'service'));
+  with check ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = notifications.company_id)) or (auth.role() = 'service'));
 
 drop policy if exists project_assignments_owner_admin_select on public.project_assignments;
 create policy project_assignments_owner_admin_select on public.project_assignments as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = project_assignments.company_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = project_assignments.company_id)));
 drop policy if exists project_assignments_manager_select on public.project_assignments;
 create policy project_assignments_manager_select on public.project_assignments as permissive for select to workmonitor_app
   using (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = project_assignments.user_id));
 drop policy if exists project_assignments_admin_insert on public.project_assignments;
 create policy project_assignments_admin_insert on public.project_assignments as permissive for insert to workmonitor_app
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = project_assignments.company_id));
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = project_assignments.company_id));
 drop policy if exists project_assignments_admin_update on public.project_assignments;
 create policy project_assignments_admin_update on public.project_assignments as permissive for update to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = project_assignments.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = project_assignments.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = project_assignments.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = project_assignments.company_id));
 drop policy if exists project_assignments_admin_delete on public.project_assignments;
 create policy project_assignments_admin_delete on public.project_assignments as permissive for delete to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = project_assignments.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = project_assignments.company_id));
 
 -- The runtime role gets exactly the commands its policies can allow.
 

@@ -16,9 +16,9 @@ set role workmonitor_owner;
 create table if not exists public.employee_assignment_requests (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  employee_id uuid not null references public.users(id) on delete cascade,
+  employee_id uuid not null references public.users(user_id) on delete cascade,
   project_id uuid not null references public.projects(id) on delete cascade,
-  requested_by uuid not null references public.users(id) on delete cascade,
+  requested_by uuid not null references public.users(user_id) on delete cascade,
   status text not null default 'pending' check (status in ('pending', 'approved', 'rejected', 'withdrawn')),
   message text,
   response text,
@@ -33,8 +33,8 @@ create index if not exists employee_assignment_requests_company_status_idx on pu
 create table if not exists public.work_agreements (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  employee_id uuid not null references public.users(id) on delete cascade,
-  created_by uuid references public.users(id) on delete set null,
+  employee_id uuid not null references public.users(user_id) on delete cascade,
+  created_by uuid references public.users(user_id) on delete set null,
   title text not null,
   employment_type text not null default 'fulltime' check (employment_type in ('fulltime', 'parttime', 'freelancer', 'contractor')),
   status text not null default 'draft' check (status in ('draft', 'sent', 'signed', 'active', 'terminated', 'expired')),
@@ -96,24 +96,24 @@ alter table public.agreement_clauses force row level security;
 
 drop policy if exists employee_assignment_requests_party_select on public.employee_assignment_requests;
 create policy employee_assignment_requests_party_select on public.employee_assignment_requests as permissive for select to workmonitor_app
-  using ((employee_id = auth.uid()) or (requested_by = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = employee_assignment_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = employee_assignment_requests.employee_id)));
+  using ((employee_id = auth.uid()) or (requested_by = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = employee_assignment_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = employee_assignment_requests.employee_id)));
 drop policy if exists employee_assignment_requests_requester_admin_write on public.employee_assignment_requests;
 create policy employee_assignment_requests_requester_admin_write on public.employee_assignment_requests as permissive for all to workmonitor_app
-  using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = employee_assignment_requests.company_id)) or (requested_by = auth.uid()))
-  with check ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = employee_assignment_requests.company_id)) or ((requested_by = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = employee_assignment_requests.company_id)) and (status in ('pending', 'withdrawn'))));
+  using ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = employee_assignment_requests.company_id)) or (requested_by = auth.uid()))
+  with check ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = employee_assignment_requests.company_id)) or ((requested_by = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = employee_assignment_requests.company_id)) and (status in ('pending', 'withdrawn'))));
 
 drop policy if exists work_agreements_owner_read_admin_write on public.work_agreements;
 create policy work_agreements_owner_read_admin_write on public.work_agreements as permissive for all to workmonitor_app
-  using ((employee_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = work_agreements.company_id)))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = work_agreements.company_id));
+  using ((employee_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = work_agreements.company_id)))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = work_agreements.company_id));
 
 drop policy if exists agreement_clauses_agreement_select on public.agreement_clauses;
 create policy agreement_clauses_agreement_select on public.agreement_clauses as permissive for select to workmonitor_app
   using (agreement_id in (select p.id from public.work_agreements p));
 drop policy if exists agreement_clauses_admin_all on public.agreement_clauses;
 create policy agreement_clauses_admin_all on public.agreement_clauses as permissive for all to workmonitor_app
-  using (exists (select 1 from public.work_agreements p join public.users u on u.company_id = p.company_id where p.id = agreement_clauses.agreement_id and u.id = auth.uid() and u.role = 'admin'))
-  with check (exists (select 1 from public.work_agreements p join public.users u on u.company_id = p.company_id where p.id = agreement_clauses.agreement_id and u.id = auth.uid() and u.role = 'admin'));
+  using (exists (select 1 from public.work_agreements p join public.users u on u.company_id = p.company_id where p.id = agreement_clauses.agreement_id and u.user_id = auth.uid() and u.role = 'admin'))
+  with check (exists (select 1 from public.work_agreements p join public.users u on u.company_id = p.company_id where p.id = agreement_clauses.agreement_id and u.user_id = auth.uid() and u.role = 'admin'));
 
 -- The runtime role gets exactly the commands its policies can allow.
 

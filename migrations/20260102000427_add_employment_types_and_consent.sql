@@ -16,7 +16,7 @@ set role workmonitor_owner;
 create table if not exists public.consent_audit_log (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   consent_type text not null default 'auto_tracking' check (consent_type in ('auto_tracking', 'screenshots', 'screen_recording', 'activity', 'app_usage', 'website_usage', 'gps', 'usb')),
   action text not null default 'granted' check (action in ('granted', 'revoked')),
   agreement_id uuid references public.work_agreements(id) on delete set null,
@@ -53,7 +53,7 @@ alter table public.consent_audit_log force row level security;
 
 drop policy if exists consent_audit_log_owner_admin_read_owner_insert on public.consent_audit_log;
 create policy consent_audit_log_owner_admin_read_owner_insert on public.consent_audit_log as permissive for all to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = consent_audit_log.company_id)))
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = consent_audit_log.company_id)))
   with check (user_id = auth.uid() and company_id = auth.company_id());
 
 -- The runtime role gets exactly the commands its policies can allow.

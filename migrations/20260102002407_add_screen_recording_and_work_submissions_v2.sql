@@ -16,7 +16,7 @@ set role workmonitor_owner;
 create table if not exists public.screen_recordings (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   time_entry_id uuid references public.time_entries(id) on delete set null,
   started_at timestamptz not null,
   ended_at timestamptz,
@@ -33,7 +33,7 @@ create index if not exists screen_recordings_user_started_idx on public.screen_r
 create table if not exists public.work_submissions (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   project_id uuid references public.projects(id) on delete set null,
   task_id uuid references public.tasks(id) on delete set null,
   title text not null,
@@ -43,7 +43,7 @@ create table if not exists public.work_submissions (
   amount numeric(12,2),
   status text not null default 'submitted' check (status in ('draft', 'submitted', 'approved', 'rejected', 'revision_requested')),
   submitted_at timestamptz not null default now(),
-  reviewed_by uuid references public.users(id) on delete set null,
+  reviewed_by uuid references public.users(user_id) on delete set null,
   reviewed_at timestamptz,
   review_note text,
   created_at timestamptz not null default now(),
@@ -66,7 +66,7 @@ alter table public.work_submissions force row level security;
 
 drop policy if exists screen_recordings_team_select on public.screen_recordings;
 create policy screen_recordings_team_select on public.screen_recordings as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = screen_recordings.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = screen_recordings.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = screen_recordings.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = screen_recordings.user_id)));
 drop policy if exists screen_recordings_owner_insert on public.screen_recordings;
 create policy screen_recordings_owner_insert on public.screen_recordings as permissive for insert to workmonitor_app
   with check (user_id = auth.uid() and company_id = auth.company_id());
@@ -76,14 +76,14 @@ create policy screen_recordings_owner_update on public.screen_recordings as perm
   with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists screen_recordings_admin_delete on public.screen_recordings;
 create policy screen_recordings_admin_delete on public.screen_recordings as permissive for delete to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = screen_recordings.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = screen_recordings.company_id));
 
 drop policy if exists work_submissions_owner_select on public.work_submissions;
 create policy work_submissions_owner_select on public.work_submissions as permissive for select to workmonitor_app
   using (user_id = auth.uid());
 drop policy if exists work_submissions_admin_select on public.work_submissions;
 create policy work_submissions_admin_select on public.work_submissions as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = work_submissions.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = work_submissions.company_id));
 drop policy if exists work_submissions_manager_select on public.work_submissions;
 create policy work_submissions_manager_select on public.work_submissions as permissive for select to workmonitor_app
   using (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = work_submissions.user_id));
@@ -96,8 +96,8 @@ create policy work_submissions_owner_update on public.work_submissions as permis
   with check ((user_id = auth.uid() and company_id = auth.company_id()) and (status in ('draft', 'submitted')));
 drop policy if exists work_submissions_reviewer_update on public.work_submissions;
 create policy work_submissions_reviewer_update on public.work_submissions as permissive for update to workmonitor_app
-  using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = work_submissions.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = work_submissions.user_id)))
-  with check ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = work_submissions.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = work_submissions.user_id)));
+  using ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = work_submissions.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = work_submissions.user_id)))
+  with check ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = work_submissions.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = work_submissions.user_id)));
 
 -- The runtime role gets exactly the commands its policies can allow.
 

@@ -16,9 +16,9 @@ set role workmonitor_owner;
 create table if not exists public.manager_expense_access (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  manager_id uuid not null references public.users(id) on delete cascade,
-  employee_id uuid not null references public.users(id) on delete cascade,
-  granted_by uuid references public.users(id) on delete set null,
+  manager_id uuid not null references public.users(user_id) on delete cascade,
+  employee_id uuid not null references public.users(user_id) on delete cascade,
+  granted_by uuid references public.users(user_id) on delete set null,
   expires_at timestamptz,
   created_at timestamptz not null default now()
 );
@@ -30,7 +30,7 @@ create unique index if not exists manager_expense_access_manager_employee_key on
 create table if not exists public.employee_wages (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   hourly_rate numeric(12,2),
   salary_amount numeric(12,2),
   currency text not null default 'USD',
@@ -38,7 +38,7 @@ create table if not exists public.employee_wages (
   overtime_multiplier numeric(4,2) not null default 1.5,
   effective_from date not null default current_date,
   effective_to date,
-  set_by uuid references public.users(id) on delete set null,
+  set_by uuid references public.users(user_id) on delete set null,
   notes text,
   weekly_hours numeric(5,2),
   created_at timestamptz not null default now(),
@@ -53,8 +53,8 @@ create unique index if not exists employee_wages_current_key on public.employee_
 create table if not exists public.wage_change_requests (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
-  requested_by uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
+  requested_by uuid not null references public.users(user_id) on delete cascade,
   current_rate numeric(12,2),
   proposed_rate numeric(12,2),
   current_salary numeric(12,2),
@@ -64,7 +64,7 @@ create table if not exists public.wage_change_requests (
   effective_from date,
   reason text,
   status text not null default 'pending' check (status in ('pending', 'approved', 'rejected', 'cancelled')),
-  reviewed_by uuid references public.users(id) on delete set null,
+  reviewed_by uuid references public.users(user_id) on delete set null,
   reviewed_at timestamptz,
   review_note text,
   applied_at timestamptz,
@@ -81,7 +81,7 @@ create index if not exists wage_change_requests_company_status_idx on public.wag
 create table if not exists public.expense_calculations (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   project_id uuid references public.projects(id) on delete set null,
   period_start date not null,
   period_end date not null,
@@ -134,38 +134,38 @@ create policy manager_expense_access_manager_select on public.manager_expense_ac
   using (manager_id = auth.uid());
 drop policy if exists manager_expense_access_admin_select on public.manager_expense_access;
 create policy manager_expense_access_admin_select on public.manager_expense_access as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = manager_expense_access.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = manager_expense_access.company_id));
 drop policy if exists manager_expense_access_admin_insert on public.manager_expense_access;
 create policy manager_expense_access_admin_insert on public.manager_expense_access as permissive for insert to workmonitor_app
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = manager_expense_access.company_id));
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = manager_expense_access.company_id));
 drop policy if exists manager_expense_access_admin_delete on public.manager_expense_access;
 create policy manager_expense_access_admin_delete on public.manager_expense_access as permissive for delete to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = manager_expense_access.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = manager_expense_access.company_id));
 
 drop policy if exists employee_wages_owner_select on public.employee_wages;
 create policy employee_wages_owner_select on public.employee_wages as permissive for select to workmonitor_app
   using (user_id = auth.uid());
 drop policy if exists employee_wages_admin_select on public.employee_wages;
 create policy employee_wages_admin_select on public.employee_wages as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = employee_wages.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = employee_wages.company_id));
 drop policy if exists employee_wages_admin_insert on public.employee_wages;
 create policy employee_wages_admin_insert on public.employee_wages as permissive for insert to workmonitor_app
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = employee_wages.company_id));
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = employee_wages.company_id));
 drop policy if exists employee_wages_admin_update on public.employee_wages;
 create policy employee_wages_admin_update on public.employee_wages as permissive for update to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = employee_wages.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = employee_wages.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = employee_wages.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = employee_wages.company_id));
 
 drop policy if exists wage_change_requests_party_select on public.wage_change_requests;
 create policy wage_change_requests_party_select on public.wage_change_requests as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (requested_by = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id)));
+  using ((user_id = auth.uid()) or (requested_by = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id)));
 drop policy if exists wage_change_requests_requester_insert on public.wage_change_requests;
 create policy wage_change_requests_requester_insert on public.wage_change_requests as permissive for insert to workmonitor_app
-  with check ((requested_by = auth.uid() and company_id = auth.company_id()) and ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = wage_change_requests.user_id))) and (status = 'pending'));
+  with check ((requested_by = auth.uid() and company_id = auth.company_id()) and ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = wage_change_requests.user_id))) and (status = 'pending'));
 drop policy if exists wage_change_requests_admin_update on public.wage_change_requests;
 create policy wage_change_requests_admin_update on public.wage_change_requests as permissive for update to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = wage_change_requests.company_id));
 drop policy if exists wage_change_requests_requester_cancel on public.wage_change_requests;
 create policy wage_change_requests_requester_cancel on public.wage_change_requests as permissive for update to workmonitor_app
   using ((requested_by = auth.uid()) and (status = 'pending'))
@@ -176,11 +176,11 @@ create policy expense_calculations_owner_select on public.expense_calculations a
   using (user_id = auth.uid());
 drop policy if exists expense_calculations_admin_expense_manager_select on public.expense_calculations;
 create policy expense_calculations_admin_expense_manager_select on public.expense_calculations as permissive for select to workmonitor_app
-  using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = expense_calculations.company_id)) or (exists (select 1 from public.manager_expense_access mx where mx.manager_id = auth.uid() and mx.employee_id = expense_calculations.user_id and (mx.expires_at is null or mx.expires_at > now()))));
+  using ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = expense_calculations.company_id)) or (exists (select 1 from public.manager_expense_access mx where mx.manager_id = auth.uid() and mx.employee_id = expense_calculations.user_id and (mx.expires_at is null or mx.expires_at > now()))));
 drop policy if exists expense_calculations_admin_all on public.expense_calculations;
 create policy expense_calculations_admin_all on public.expense_calculations as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = expense_calculations.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = expense_calculations.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = expense_calculations.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = expense_calculations.company_id));
 
 -- The runtime role gets exactly the commands its policies can allow.
 

@@ -18,8 +18,8 @@ create table if not exists public.escrow_accounts (
   company_id uuid not null references public.companies(id) on delete cascade,
   project_id uuid references public.projects(id) on delete set null,
   agreement_id uuid references public.work_agreements(id) on delete set null,
-  user_id uuid not null references public.users(id) on delete cascade,
-  funded_by uuid references public.users(id) on delete set null,
+  user_id uuid not null references public.users(user_id) on delete cascade,
+  funded_by uuid references public.users(user_id) on delete set null,
   currency text not null default 'USD',
   target_amount numeric(12,2) not null default 0,
   funded_amount numeric(12,2) not null default 0,
@@ -38,7 +38,7 @@ create table if not exists public.escrow_accounts (
   released_at timestamptz,
   refunded_at timestamptz,
   closed_at timestamptz,
-  release_approved_by uuid references public.users(id) on delete set null,
+  release_approved_by uuid references public.users(user_id) on delete set null,
   bank_account_id uuid references public.bank_accounts(id) on delete set null,
   metadata jsonb not null default '{}',
   created_at timestamptz not null default now(),
@@ -56,13 +56,13 @@ create index if not exists escrow_accounts_created_idx on public.escrow_accounts
 create table if not exists public.recurring_payment_schedules (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   bank_account_id uuid references public.bank_accounts(id) on delete set null,
   agreement_id uuid references public.work_agreements(id) on delete set null,
   project_id uuid references public.projects(id) on delete set null,
   escrow_account_id uuid references public.escrow_accounts(id) on delete set null,
-  created_by uuid references public.users(id) on delete set null,
-  approved_by uuid references public.users(id) on delete set null,
+  created_by uuid references public.users(user_id) on delete set null,
+  approved_by uuid references public.users(user_id) on delete set null,
   amount numeric(12,2) not null check (amount >= 0),
   currency text not null default 'USD',
   frequency text not null default 'monthly' check (frequency in ('weekly', 'biweekly', 'monthly', 'quarterly')),
@@ -90,7 +90,7 @@ create index if not exists recurring_payment_schedules_end_date_idx on public.re
 create table if not exists public.payouts (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   bank_account_id uuid references public.bank_accounts(id) on delete set null,
   payroll_id uuid references public.payroll(id) on delete set null,
   escrow_account_id uuid references public.escrow_accounts(id) on delete set null,
@@ -104,8 +104,8 @@ create table if not exists public.payouts (
   method text not null default 'bank_transfer' check (method in ('bank_transfer', 'paypal', 'wise', 'manual')),
   provider text,
   provider_payout_id text,
-  requested_by uuid references public.users(id) on delete set null,
-  approved_by uuid references public.users(id) on delete set null,
+  requested_by uuid references public.users(user_id) on delete set null,
+  approved_by uuid references public.users(user_id) on delete set null,
   approved_at timestamptz,
   scheduled_for date,
   processed_at timestamptz,
@@ -131,7 +131,7 @@ create index if not exists payouts_due_idx on public.payouts (scheduled_for) whe
 create table if not exists public.payout_approvals (
   id uuid primary key default gen_random_uuid(),
   payout_id uuid not null references public.payouts(id) on delete cascade,
-  approver_id uuid not null references public.users(id) on delete cascade,
+  approver_id uuid not null references public.users(user_id) on delete cascade,
   level smallint not null default 1,
   decision text not null default 'approved' check (decision in ('approved', 'rejected')),
   comment text,
@@ -150,16 +150,16 @@ create table if not exists public.payment_disputes (
   company_id uuid not null references public.companies(id) on delete cascade,
   payout_id uuid references public.payouts(id) on delete set null,
   escrow_account_id uuid references public.escrow_accounts(id) on delete set null,
-  raised_by uuid not null references public.users(id) on delete cascade,
-  against_user_id uuid references public.users(id) on delete set null,
-  assigned_to uuid references public.users(id) on delete set null,
+  raised_by uuid not null references public.users(user_id) on delete cascade,
+  against_user_id uuid references public.users(user_id) on delete set null,
+  assigned_to uuid references public.users(user_id) on delete set null,
   reason text not null default 'other' check (reason in ('not_received', 'wrong_amount', 'work_not_accepted', 'unauthorised', 'other')),
   description text,
   amount numeric(12,2),
   currency text not null default 'USD',
   status text not null default 'open' check (status in ('open', 'under_review', 'resolved', 'rejected', 'escalated', 'withdrawn')),
   resolution text,
-  resolved_by uuid references public.users(id) on delete set null,
+  resolved_by uuid references public.users(user_id) on delete set null,
   resolved_at timestamptz,
   evidence jsonb not null default '[]',
   priority text not null default 'normal' check (priority in ('low', 'normal', 'high')),
@@ -193,54 +193,54 @@ create policy escrow_accounts_payee_select on public.escrow_accounts as permissi
   using (user_id = auth.uid());
 drop policy if exists escrow_accounts_admin_select on public.escrow_accounts;
 create policy escrow_accounts_admin_select on public.escrow_accounts as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = escrow_accounts.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = escrow_accounts.company_id));
 drop policy if exists escrow_accounts_admin_insert on public.escrow_accounts;
 create policy escrow_accounts_admin_insert on public.escrow_accounts as permissive for insert to workmonitor_app
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = escrow_accounts.company_id));
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = escrow_accounts.company_id));
 drop policy if exists escrow_accounts_admin_update on public.escrow_accounts;
 create policy escrow_accounts_admin_update on public.escrow_accounts as permissive for update to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = escrow_accounts.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = escrow_accounts.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = escrow_accounts.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = escrow_accounts.company_id));
 
 drop policy if exists recurring_payment_schedules_payee_admin_select on public.recurring_payment_schedules;
 create policy recurring_payment_schedules_payee_admin_select on public.recurring_payment_schedules as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = recurring_payment_schedules.company_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = recurring_payment_schedules.company_id)));
 drop policy if exists recurring_payment_schedules_admin_all on public.recurring_payment_schedules;
 create policy recurring_payment_schedules_admin_all on public.recurring_payment_schedules as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = recurring_payment_schedules.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = recurring_payment_schedules.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = recurring_payment_schedules.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = recurring_payment_schedules.company_id));
 
 drop policy if exists payouts_payee_admin_select on public.payouts;
 create policy payouts_payee_admin_select on public.payouts as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payouts.company_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = payouts.company_id)));
 drop policy if exists payouts_admin_insert on public.payouts;
 create policy payouts_admin_insert on public.payouts as permissive for insert to workmonitor_app
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payouts.company_id));
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = payouts.company_id));
 drop policy if exists payouts_payee_request_insert on public.payouts;
 create policy payouts_payee_request_insert on public.payouts as permissive for insert to workmonitor_app
-  with check ((user_id = auth.uid() and company_id = auth.company_id()) and (requested_by = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = payouts.company_id)) and (status = 'pending'));
+  with check ((user_id = auth.uid() and company_id = auth.company_id()) and (requested_by = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = payouts.company_id)) and (status = 'pending'));
 drop policy if exists payouts_admin_update on public.payouts;
 create policy payouts_admin_update on public.payouts as permissive for update to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payouts.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payouts.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = payouts.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = payouts.company_id));
 
 drop policy if exists payout_approvals_payout_select on public.payout_approvals;
 create policy payout_approvals_payout_select on public.payout_approvals as permissive for select to workmonitor_app
   using (payout_id in (select p.id from public.payouts p));
 drop policy if exists payout_approvals_admin_insert on public.payout_approvals;
 create policy payout_approvals_admin_insert on public.payout_approvals as permissive for insert to workmonitor_app
-  with check ((approver_id = auth.uid()) and (exists (select 1 from public.payouts p join public.users u on u.company_id = p.company_id where p.id = payout_approvals.payout_id and u.id = auth.uid() and u.role = 'admin')));
+  with check ((approver_id = auth.uid()) and (exists (select 1 from public.payouts p join public.users u on u.company_id = p.company_id where p.id = payout_approvals.payout_id and u.user_id = auth.uid() and u.role = 'admin')));
 
 drop policy if exists payment_disputes_party_select on public.payment_disputes;
 create policy payment_disputes_party_select on public.payment_disputes as permissive for select to workmonitor_app
-  using ((raised_by = auth.uid()) or (against_user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payment_disputes.company_id)));
+  using ((raised_by = auth.uid()) or (against_user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = payment_disputes.company_id)));
 drop policy if exists payment_disputes_raiser_insert on public.payment_disputes;
 create policy payment_disputes_raiser_insert on public.payment_disputes as permissive for insert to workmonitor_app
-  with check ((raised_by = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = payment_disputes.company_id)) and (status = 'open'));
+  with check ((raised_by = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = payment_disputes.company_id)) and (status = 'open'));
 drop policy if exists payment_disputes_admin_update on public.payment_disputes;
 create policy payment_disputes_admin_update on public.payment_disputes as permissive for update to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payment_disputes.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = payment_disputes.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = payment_disputes.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = payment_disputes.company_id));
 drop policy if exists payment_disputes_raiser_withdraw on public.payment_disputes;
 create policy payment_disputes_raiser_withdraw on public.payment_disputes as permissive for update to workmonitor_app
   using ((raised_by = auth.uid()) and (status = 'open'))

@@ -16,7 +16,7 @@ set role workmonitor_owner;
 create table if not exists public.gps_locations (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   recorded_at timestamptz not null,
   latitude double precision not null check (latitude between -90 and 90),
   longitude double precision not null check (longitude between -180 and 180),
@@ -75,7 +75,7 @@ comment on table public.field_sites is 'Customer sites field workers visit';
 create table if not exists public.routes (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   started_at timestamptz not null,
   ended_at timestamptz,
   distance_m real,
@@ -108,30 +108,30 @@ alter table public.routes force row level security;
 
 drop policy if exists gps_locations_team_select on public.gps_locations;
 create policy gps_locations_team_select on public.gps_locations as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = gps_locations.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = gps_locations.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = gps_locations.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = gps_locations.user_id)));
 drop policy if exists gps_locations_owner_insert on public.gps_locations;
 create policy gps_locations_owner_insert on public.gps_locations as permissive for insert to workmonitor_app
   with check (user_id = auth.uid() and company_id = auth.company_id());
 
 drop policy if exists geofences_member_select on public.geofences;
 create policy geofences_member_select on public.geofences as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = geofences.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = geofences.company_id));
 drop policy if exists geofences_admin_all on public.geofences;
 create policy geofences_admin_all on public.geofences as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = geofences.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = geofences.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = geofences.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = geofences.company_id));
 
 drop policy if exists field_sites_member_select on public.field_sites;
 create policy field_sites_member_select on public.field_sites as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = field_sites.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = field_sites.company_id));
 drop policy if exists field_sites_admin_all on public.field_sites;
 create policy field_sites_admin_all on public.field_sites as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = field_sites.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = field_sites.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = field_sites.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = field_sites.company_id));
 
 drop policy if exists routes_team_select on public.routes;
 create policy routes_team_select on public.routes as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = routes.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = routes.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = routes.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = routes.user_id)));
 drop policy if exists routes_owner_system_insert on public.routes;
 create policy routes_owner_system_insert on public.routes as permissive for insert to workmonitor_app
   with check ((user_id = auth.uid() and company_id = auth.company_id()) or (auth.role() = 'service'));

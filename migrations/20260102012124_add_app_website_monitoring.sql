@@ -16,7 +16,7 @@ set role workmonitor_owner;
 create table if not exists public.app_usage (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   started_at timestamptz not null,
   ended_at timestamptz,
   duration_ms bigint not null default 0,
@@ -35,7 +35,7 @@ create index if not exists app_usage_company_started_idx on public.app_usage (co
 create table if not exists public.website_usage (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   started_at timestamptz not null,
   ended_at timestamptz,
   duration_ms bigint not null default 0,
@@ -58,7 +58,7 @@ create table if not exists public.app_categories (
   app_name text not null,
   category text,
   productivity text not null default 'neutral' check (productivity in ('productive', 'neutral', 'unproductive')),
-  created_by uuid references public.users(id) on delete set null,
+  created_by uuid references public.users(user_id) on delete set null,
   notes text,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
@@ -74,7 +74,7 @@ create table if not exists public.website_categories (
   domain text not null,
   category text,
   productivity text not null default 'neutral' check (productivity in ('productive', 'neutral', 'unproductive')),
-  created_by uuid references public.users(id) on delete set null,
+  created_by uuid references public.users(user_id) on delete set null,
   notes text,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
@@ -90,7 +90,7 @@ create table if not exists public.blocked_apps (
   app_name text not null,
   reason text,
   active boolean not null default true,
-  created_by uuid references public.users(id) on delete set null,
+  created_by uuid references public.users(user_id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
@@ -105,7 +105,7 @@ create table if not exists public.blocked_websites (
   domain text not null,
   reason text,
   active boolean not null default true,
-  created_by uuid references public.users(id) on delete set null,
+  created_by uuid references public.users(user_id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
@@ -137,7 +137,7 @@ create policy app_usage_owner_all on public.app_usage as permissive for all to w
   with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists app_usage_admin_manager_select on public.app_usage;
 create policy app_usage_admin_manager_select on public.app_usage as permissive for select to workmonitor_app
-  using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = app_usage.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = app_usage.user_id)));
+  using ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = app_usage.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = app_usage.user_id)));
 
 drop policy if exists website_usage_owner_all on public.website_usage;
 create policy website_usage_owner_all on public.website_usage as permissive for all to workmonitor_app
@@ -145,39 +145,39 @@ create policy website_usage_owner_all on public.website_usage as permissive for 
   with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists website_usage_admin_manager_select on public.website_usage;
 create policy website_usage_admin_manager_select on public.website_usage as permissive for select to workmonitor_app
-  using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = website_usage.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = website_usage.user_id)));
+  using ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = website_usage.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = website_usage.user_id)));
 
 drop policy if exists app_categories_member_select on public.app_categories;
 create policy app_categories_member_select on public.app_categories as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = app_categories.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = app_categories.company_id));
 drop policy if exists app_categories_admin_all on public.app_categories;
 create policy app_categories_admin_all on public.app_categories as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = app_categories.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = app_categories.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = app_categories.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = app_categories.company_id));
 
 drop policy if exists website_categories_member_select on public.website_categories;
 create policy website_categories_member_select on public.website_categories as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = website_categories.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = website_categories.company_id));
 drop policy if exists website_categories_admin_all on public.website_categories;
 create policy website_categories_admin_all on public.website_categories as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = website_categories.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = website_categories.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = website_categories.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = website_categories.company_id));
 
 drop policy if exists blocked_apps_member_select on public.blocked_apps;
 create policy blocked_apps_member_select on public.blocked_apps as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = blocked_apps.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = blocked_apps.company_id));
 drop policy if exists blocked_apps_admin_all on public.blocked_apps;
 create policy blocked_apps_admin_all on public.blocked_apps as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = blocked_apps.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = blocked_apps.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = blocked_apps.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = blocked_apps.company_id));
 
 drop policy if exists blocked_websites_member_select on public.blocked_websites;
 create policy blocked_websites_member_select on public.blocked_websites as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = blocked_websites.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = blocked_websites.company_id));
 drop policy if exists blocked_websites_admin_all on public.blocked_websites;
 create policy blocked_websites_admin_all on public.blocked_websites as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = blocked_websites.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = blocked_websites.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = blocked_websites.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = blocked_websites.company_id));
 
 -- The runtime role gets exactly the commands its policies can allow.
 

@@ -16,7 +16,7 @@ set role workmonitor_owner;
 create table if not exists public.idle_periods (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   time_entry_id uuid references public.time_entries(id) on delete set null,
   started_at timestamptz not null,
   ended_at timestamptz,
@@ -35,7 +35,7 @@ create index if not exists idle_periods_company_started_idx on public.idle_perio
 create table if not exists public.breaks (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   started_at timestamptz not null,
   ended_at timestamptz,
   duration_ms bigint not null default 0,
@@ -66,7 +66,7 @@ create policy idle_periods_owner_all on public.idle_periods as permissive for al
   with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists idle_periods_admin_manager_select on public.idle_periods;
 create policy idle_periods_admin_manager_select on public.idle_periods as permissive for select to workmonitor_app
-  using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = idle_periods.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = idle_periods.user_id)));
+  using ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = idle_periods.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = idle_periods.user_id)));
 
 drop policy if exists breaks_owner_all on public.breaks;
 create policy breaks_owner_all on public.breaks as permissive for all to workmonitor_app
@@ -74,7 +74,7 @@ create policy breaks_owner_all on public.breaks as permissive for all to workmon
   with check (user_id = auth.uid() and company_id = auth.company_id());
 drop policy if exists breaks_admin_manager_select on public.breaks;
 create policy breaks_admin_manager_select on public.breaks as permissive for select to workmonitor_app
-  using ((exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = breaks.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = breaks.user_id)));
+  using ((exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = breaks.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = breaks.user_id)));
 
 -- The runtime role gets exactly the commands its policies can allow.
 

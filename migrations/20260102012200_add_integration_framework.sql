@@ -23,7 +23,7 @@ create table if not exists public.integrations (
   status text not null default 'active' check (status in ('active', 'disabled', 'error')),
   last_synced_at timestamptz,
   last_error text,
-  created_by uuid references public.users(id) on delete set null,
+  created_by uuid references public.users(user_id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
@@ -59,15 +59,15 @@ alter table public.integration_sync_logs force row level security;
 
 drop policy if exists integrations_member_select on public.integrations;
 create policy integrations_member_select on public.integrations as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = integrations.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = integrations.company_id));
 drop policy if exists integrations_admin_all on public.integrations;
 create policy integrations_admin_all on public.integrations as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = integrations.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = integrations.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = integrations.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = integrations.company_id));
 
 drop policy if exists integration_sync_logs_admin_read_system_write on public.integration_sync_logs;
 create policy integration_sync_logs_admin_read_system_write on public.integration_sync_logs as permissive for all to workmonitor_app
-  using ((exists (select 1 from public.integrations p join public.users u on u.company_id = p.company_id where p.id = integration_sync_logs.integration_id and u.id = auth.uid() and u.role = 'admin')) or (auth.role() = 'service'))
+  using ((exists (select 1 from public.integrations p join public.users u on u.company_id = p.company_id where p.id = integration_sync_logs.integration_id and u.user_id = auth.uid() and u.role = 'admin')) or (auth.role() = 'service'))
   with check (auth.role() = 'service');
 
 -- The runtime role gets exactly the commands its policies can allow.

@@ -16,14 +16,14 @@ set role workmonitor_owner;
 create table if not exists public.security_alerts (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid references public.users(id) on delete set null,
+  user_id uuid references public.users(user_id) on delete set null,
   kind text not null,
   severity text not null default 'medium' check (severity in ('low', 'medium', 'high', 'critical')),
   title text not null,
   description text,
   details jsonb not null default '{}',
   status text not null default 'open' check (status in ('open', 'acknowledged', 'resolved', 'dismissed')),
-  acknowledged_by uuid references public.users(id) on delete set null,
+  acknowledged_by uuid references public.users(user_id) on delete set null,
   acknowledged_at timestamptz,
   resolved_at timestamptz,
   source text not null default 'server',
@@ -39,7 +39,7 @@ create index if not exists security_alerts_created_brin on public.security_alert
 create table if not exists public.dlp_incidents (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   detected_at timestamptz not null,
   kind text not null default 'other' check (kind in ('usb_copy', 'upload', 'clipboard', 'print', 'blocked_app', 'blocked_site', 'other')),
   severity text not null default 'medium' check (severity in ('low', 'medium', 'high', 'critical')),
@@ -60,7 +60,7 @@ create index if not exists dlp_incidents_company_detected_idx on public.dlp_inci
 create table if not exists public.usb_events (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   occurred_at timestamptz not null,
   action text not null default 'connected' check (action in ('connected', 'disconnected', 'blocked')),
   vendor_id text,
@@ -79,7 +79,7 @@ create index if not exists usb_events_company_occurred_idx on public.usb_events 
 create table if not exists public.audit_logs (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  actor_id uuid references public.users(id) on delete set null,
+  actor_id uuid references public.users(user_id) on delete set null,
   action text not null,
   entity_type text not null,
   entity_id uuid,
@@ -112,33 +112,33 @@ alter table public.audit_logs force row level security;
 
 drop policy if exists security_alerts_admin_all on public.security_alerts;
 create policy security_alerts_admin_all on public.security_alerts as permissive for all to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = security_alerts.company_id))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = security_alerts.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = security_alerts.company_id))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = security_alerts.company_id));
 drop policy if exists security_alerts_system_insert on public.security_alerts;
 create policy security_alerts_system_insert on public.security_alerts as permissive for insert to workmonitor_app
   with check (auth.role() = 'service');
 
 drop policy if exists dlp_incidents_owner_admin_read_admin_write on public.dlp_incidents;
 create policy dlp_incidents_owner_admin_read_admin_write on public.dlp_incidents as permissive for all to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = dlp_incidents.company_id)))
-  with check (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = dlp_incidents.company_id));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = dlp_incidents.company_id)))
+  with check (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = dlp_incidents.company_id));
 drop policy if exists dlp_incidents_owner_insert on public.dlp_incidents;
 create policy dlp_incidents_owner_insert on public.dlp_incidents as permissive for insert to workmonitor_app
   with check (user_id = auth.uid() and company_id = auth.company_id());
 
 drop policy if exists usb_events_team_select on public.usb_events;
 create policy usb_events_team_select on public.usb_events as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = usb_events.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = usb_events.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = usb_events.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = usb_events.user_id)));
 drop policy if exists usb_events_owner_insert on public.usb_events;
 create policy usb_events_owner_insert on public.usb_events as permissive for insert to workmonitor_app
   with check (user_id = auth.uid() and company_id = auth.company_id());
 
 drop policy if exists audit_logs_admin_select on public.audit_logs;
 create policy audit_logs_admin_select on public.audit_logs as permissive for select to workmonitor_app
-  using (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = audit_logs.company_id));
+  using (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = audit_logs.company_id));
 drop policy if exists audit_logs_actor_system_insert on public.audit_logs;
 create policy audit_logs_actor_system_insert on public.audit_logs as permissive for insert to workmonitor_app
-  with check (((actor_id = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.id = auth.uid() and u.company_id = audit_logs.company_id))) or (auth.role() = 'service'));
+  with check (((actor_id = auth.uid() and company_id = auth.company_id()) and (exists (select 1 from public.users u where u.user_id = auth.uid() and u.company_id = audit_logs.company_id))) or (auth.role() = 'service'));
 
 -- The runtime role gets exactly the commands its policies can allow.
 

@@ -16,7 +16,7 @@ set role workmonitor_owner;
 create table if not exists public.activity_history (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   day date not null,
   active_ms bigint not null default 0,
   keystrokes bigint not null default 0,
@@ -33,7 +33,7 @@ create index if not exists activity_history_day_idx on public.activity_history (
 create table if not exists public.productivity_scores (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   day date not null,
   score numeric(5,2),
   active_ms bigint not null default 0,
@@ -62,7 +62,7 @@ create index if not exists productivity_scores_day_idx on public.productivity_sc
 create table if not exists public.focus_time (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   day date not null,
   started_at timestamptz not null,
   ended_at timestamptz not null,
@@ -82,7 +82,7 @@ create index if not exists focus_time_company_day_idx on public.focus_time (comp
 create table if not exists public.burnout_indicators (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   week_start date not null,
   risk_level text not null default 'low' check (risk_level in ('low', 'moderate', 'high', 'critical')),
   risk_score numeric(5,2),
@@ -108,7 +108,7 @@ create index if not exists burnout_indicators_computed_idx on public.burnout_ind
 create table if not exists public.meeting_insights (
   id uuid primary key default gen_random_uuid(),
   company_id uuid not null references public.companies(id) on delete cascade,
-  user_id uuid not null references public.users(id) on delete cascade,
+  user_id uuid not null references public.users(user_id) on delete cascade,
   day date not null,
   started_at timestamptz not null,
   ended_at timestamptz,
@@ -147,7 +147,7 @@ alter table public.meeting_insights force row level security;
 
 drop policy if exists activity_history_team_select on public.activity_history;
 create policy activity_history_team_select on public.activity_history as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = activity_history.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = activity_history.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = activity_history.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = activity_history.user_id)));
 drop policy if exists activity_history_system_insert on public.activity_history;
 create policy activity_history_system_insert on public.activity_history as permissive for insert to workmonitor_app
   with check (auth.role() = 'service');
@@ -161,7 +161,7 @@ create policy activity_history_system_delete on public.activity_history as permi
 
 drop policy if exists productivity_scores_team_select on public.productivity_scores;
 create policy productivity_scores_team_select on public.productivity_scores as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = productivity_scores.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = productivity_scores.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = productivity_scores.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = productivity_scores.user_id)));
 drop policy if exists productivity_scores_system_all on public.productivity_scores;
 create policy productivity_scores_system_all on public.productivity_scores as permissive for all to workmonitor_app
   using (auth.role() = 'service')
@@ -169,7 +169,7 @@ create policy productivity_scores_system_all on public.productivity_scores as pe
 
 drop policy if exists focus_time_team_select on public.focus_time;
 create policy focus_time_team_select on public.focus_time as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = focus_time.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = focus_time.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = focus_time.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = focus_time.user_id)));
 drop policy if exists focus_time_system_all on public.focus_time;
 create policy focus_time_system_all on public.focus_time as permissive for all to workmonitor_app
   using (auth.role() = 'service')
@@ -177,7 +177,7 @@ create policy focus_time_system_all on public.focus_time as permissive for all t
 
 drop policy if exists burnout_indicators_team_select on public.burnout_indicators;
 create policy burnout_indicators_team_select on public.burnout_indicators as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = burnout_indicators.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = burnout_indicators.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = burnout_indicators.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = burnout_indicators.user_id)));
 drop policy if exists burnout_indicators_system_all on public.burnout_indicators;
 create policy burnout_indicators_system_all on public.burnout_indicators as permissive for all to workmonitor_app
   using (auth.role() = 'service')
@@ -185,7 +185,7 @@ create policy burnout_indicators_system_all on public.burnout_indicators as perm
 
 drop policy if exists meeting_insights_team_select on public.meeting_insights;
 create policy meeting_insights_team_select on public.meeting_insights as permissive for select to workmonitor_app
-  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.id = auth.uid() and u.role = 'admin' and u.company_id = meeting_insights.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = meeting_insights.user_id)));
+  using ((user_id = auth.uid()) or (exists (select 1 from public.users u where u.user_id = auth.uid() and u.role = 'admin' and u.company_id = meeting_insights.company_id)) or (exists (select 1 from public.manager_assignments ma where ma.manager_id = auth.uid() and ma.active and ma.employee_id = meeting_insights.user_id)));
 drop policy if exists meeting_insights_system_all on public.meeting_insights;
 create policy meeting_insights_system_all on public.meeting_insights as permissive for all to workmonitor_app
   using (auth.role() = 'service')

@@ -16,7 +16,7 @@ alter policy companies_member_read_admin_write on public.companies to workmonito
 
 alter policy users_member_read_self_admin_write on public.users to workmonitor_app
   using (company_id = (select auth.company_id()))
-  with check ((id = (select auth.uid()) and role = (select auth.user_role()) and company_id = (select auth.company_id())) or (company_id = (select auth.company_id()) and (select auth.user_role()) = 'admin'));
+  with check ((user_id = (select auth.uid()) and role = (select auth.user_role()) and company_id = (select auth.company_id())) or (company_id = (select auth.company_id()) and (select auth.user_role()) = 'admin'));
 
 alter policy projects_member_select on public.projects to workmonitor_app
   using (company_id = (select auth.company_id()));

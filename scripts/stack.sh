@@ -143,7 +143,7 @@ Try, in another terminal:
   ${agent[*]} status
   ${agent[*]} sync
   ${agent[*]} report
-  psql "$admin_db" -c 'select user_id, started_at, ended_at from time_entries'
+  psql "$admin_db" -c 'select user_id, start_time, end_time from time_entries'
 Ctrl-C stops everything.
 TXT
 wait "${pids[@]}"

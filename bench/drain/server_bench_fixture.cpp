@@ -53,7 +53,7 @@ BenchStack::BenchStack(int users, const char* name) {
     u.email = "agent" + std::to_string(i) + "@bench.test";
     u.id = scalar(super,
                   "insert into public.users (company_id, email, full_name, role) values ($1, $2, $3, 'employee') "
-                  "returning id",
+                  "returning user_id",
                   {company_, u.email, "Agent " + std::to_string(i)});
     must(super.query("insert into auth.credentials (user_id, password_hash) values ($1, $2)", {u.id, hash}),
          "credential");
@@ -228,7 +228,7 @@ const std::map<api::RecordKind, KindTable>& kindTables() {
         }}},
       {api::RecordKind::kTimeEntry,
        {"time_entries",
-        "started_at, ended_at, duration_ms, source, note",
+        "start_time, end_time, duration_ms, source, note",
         {WM_TS, WM_TS, "$%d::bigint", "$%d", "$%d"},
         [](const api::Record& r) -> std::vector<Param> {
           // The agent's "timer" is a source the table knows; the server keeps it.

@@ -162,7 +162,7 @@ int run() {
           run("claims",
               "select set_config('request.jwt.claim.sub', $1, true), set_config('request.jwt.claims', $2, true)",
               {u.id, claims[static_cast<size_t>(a)]}) &&
-          run("active", "select status = 'active' from public.users where id = $1::uuid and company_id = $2::uuid",
+          run("active", "select status = 'active' from public.users where user_id = $1::uuid and company_id = $2::uuid",
               {u.id, stack.companyId()});
       const long long now_ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

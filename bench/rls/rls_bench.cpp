@@ -26,8 +26,8 @@ constexpr int kRuns = 5000;
 
 // The server always names the user explicitly; RLS is the guard, the WHERE is the filter (see ARCHITECTURE.md).
 constexpr const char* kLatest =
-    "select id, project_id, task_id, started_at, ended_at, duration_ms, source, note from public.time_entries "
-    "where user_id = $1 order by started_at desc limit 100";
+    "select id, project_id, task_id, start_time, end_time, duration_ms, source, note from public.time_entries "
+    "where user_id = $1 order by start_time desc limit 100";
 
 // Failures unwind to main() so the cluster's destructor stops PostgreSQL and removes its directory.
 struct BenchFailure {
@@ -84,7 +84,7 @@ int run() {
       "'company ' || c from generate_series(1, " +
       std::to_string(kCompanies) + ") c;\n";
   seed +=
-      "insert into public.users (id, company_id, email, full_name, role) select ('00000000-0000-4000-8000-' || "
+      "insert into public.users (user_id, company_id, email, full_name, role) select ('00000000-0000-4000-8000-' || "
       "lpad((100 + u)::text, 12, '0'))::uuid, ('00000000-0000-4000-8000-' || lpad((1 + u / " +
       std::to_string(kUsersPerCompany) +
       ")::text, 12, '0'))::uuid, 'user' || u || '@bench', 'User ' || u, "
@@ -96,7 +96,7 @@ int run() {
   // Foreign-key triggers are skipped for the bulk load (superuser, replica role); the data satisfies them.
   seed +=
       "set session_replication_role = replica;\n"
-      "insert into public.time_entries (company_id, user_id, started_at, ended_at, duration_ms, source) "
+      "insert into public.time_entries (company_id, user_id, start_time, end_time, duration_ms, source) "
       "select u.company_id, u.id, t.ts, t.ts + interval '25 minutes', 1500000, 'agent' "
       "from public.users u cross join generate_series(1, " +
       std::to_string(kEntriesPerUser) +
@@ -117,7 +117,7 @@ int run() {
   must(rls.prepare("latest", kLatest), "prepare");
   must(owner.prepare("latest", kLatest), "prepare");
 
-  // Show the plan the RLS query gets: it must walk the (user_id, started_at) index.
+  // Show the plan the RLS query gets: it must walk the (user_id, start_time) index.
   const std::string sample = userId(7);
   must(rls.query("select set_config('request.jwt.claim.sub', $1, false)", {sample}), "claim");
   auto plan = must(rls.query(std::string("explain (costs off) ") + kLatest, {sample}), "explain");
@@ -154,7 +154,7 @@ int run() {
   std::vector<double> unfiltered;
   for (int i = 0; i < 5; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    must(rls.query("select id from public.time_entries order by started_at desc limit 100"), "unfiltered");
+    must(rls.query("select id from public.time_entries order by start_time desc limit 100"), "unfiltered");
     unfiltered.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::printf("  (without WHERE user_id, RLS as the only filter: median %.1f ms over 5 runs)\n",

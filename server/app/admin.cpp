@@ -58,7 +58,7 @@ int adminCreateUser(const std::string& dbinfo, const NewUser& u) {
   if (!tx) return failWith(tx.error());
   auto r = conn->query(
       "insert into public.users (company_id, email, full_name, role, employment_type) "
-      "values ($1::uuid, lower($2), $3, $4, $5) returning id",
+      "values ($1::uuid, lower($2), $3, $4, $5) returning user_id",
       {u.company, u.email, u.full_name.empty() ? u.email : u.full_name, u.role, u.employment_type});
   if (!r) return failWith(r.error());
   const std::string id(r->value(0, 0));
@@ -77,8 +77,8 @@ int adminEnrollmentToken(const std::string& dbinfo, const std::string& company, 
   auto conn = Connection::open(dbinfo);
   if (!conn) return failWith(conn.error());
   auto admin = conn->query(
-      "select a.id from public.users a where a.company_id = $1::uuid and a.role = 'admin' and a.status = 'active' "
-      "and exists (select 1 from public.users u where u.id = $2::uuid and u.company_id = $1::uuid) "
+      "select a.user_id from public.users a where a.company_id = $1::uuid and a.role = 'admin' and a.status = 'active' "
+      "and exists (select 1 from public.users u where u.user_id = $2::uuid and u.company_id = $1::uuid) "
       "order by a.created_at limit 1",
       {company, user});
   if (!admin) return failWith(admin.error());
@@ -106,7 +106,7 @@ int adminUnattendedToken(const std::string& dbinfo, const UnattendedTokenRequest
   auto conn = Connection::open(dbinfo);
   if (!conn) return failWith(conn.error());
   auto admin = conn->query(
-      "select a.id from public.users a where a.company_id = $1::uuid and a.role = 'admin' and a.status = 'active' "
+      "select a.user_id from public.users a where a.company_id = $1::uuid and a.role = 'admin' and a.status = 'active' "
       "order by a.created_at limit 1",
       {req.company});
   if (!admin) return failWith(admin.error());

@@ -499,7 +499,7 @@ TEST_F(StackE2E, TimerWindowsIdleReachPostgresVisibleToTheUserAndTheirAdminOnly)
                     "select count(*) from public.idle_periods" + where + " and decision = 'discarded'"),
             discarded);
   EXPECT_EQ(countAs(employee_, "employee", company_a_,
-                    "select count(*) from public.time_entries" + where + " and ended_at is null"),
+                    "select count(*) from public.time_entries" + where + " and end_time is null"),
             0);
 }
 

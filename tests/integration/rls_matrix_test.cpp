@@ -45,7 +45,7 @@ struct Access {
 constexpr Access kAccess[] = {
     // table                         owner          select   insert update  delete
     {"companies", nullptr, "SPMIA", "", "A", ""},
-    {"users", "id", "SPMIA", "A", "SA", ""},
+    {"users", "user_id", "SPMIA", "A", "SA", ""},
     {"manager_assignments", "employee_id", "SA", "A", "A", "A"},
     {"subscriptions", nullptr, "A", "", "", ""},
     {"projects", nullptr, "SPMIA", "A", "A", "A"},
@@ -126,6 +126,9 @@ struct Column {
   std::string fk_table;  // single-column foreign key target in public, or ""
 };
 
+// Every table's key is `id`, except the report's `users.user_id`.
+std::string primaryKeyOf(const std::string& table) { return table == "users" ? "user_id" : "id"; }
+
 // Builds rows from the catalog, as the superuser, inside the caller's transaction.
 class RowBuilder {
  public:
@@ -137,7 +140,7 @@ class RowBuilder {
     std::map<std::string, std::string> row;
     for (const auto& c : columns(table)) {
       const bool is_owner = access && access->owner && c.name == access->owner && owner;
-      if (c.name == "id") {
+      if (c.name == primaryKeyOf(table)) {
         row[c.name] = quote(newUuid());
       } else if (is_owner && table != "users") {
         row[c.name] = quote(owner);
@@ -167,7 +170,7 @@ class RowBuilder {
     auto row = build(table, kOwner, company);
     auto r = conn_.exec(insertSql(table, row));
     if (!r) throw std::runtime_error("parent " + table + ": " + r.error().message);
-    return row["id"].substr(1, 36);
+    return row[primaryKeyOf(table)].substr(1, 36);
   }
 
   std::string newUuid() {
@@ -230,7 +233,7 @@ class Rls : public PgTest {
     std::ostringstream seed;
     seed << "insert into public.companies (id, name) values (" << quote(kCompany1) << ", 'one'), (" << quote(kCompany2)
          << ", 'two');\n"
-         << "insert into public.users (id, company_id, email, full_name, role) values "
+         << "insert into public.users (user_id, company_id, email, full_name, role) values "
          << "(" << quote(kOwner) << ", " << quote(kCompany1) << ", 'owner@one', 'Owner', 'employee'), "
          << "(" << quote(kPeer) << ", " << quote(kCompany1) << ", 'peer@one', 'Peer', 'employee'), "
          << "(" << quote(kManager) << ", " << quote(kCompany1) << ", 'mgr@one', 'Manager', 'manager'), "
@@ -310,11 +313,12 @@ TEST_F(Rls, PermissionMatrixCoversEveryTable) {
       sql(RowBuilder::insertSql(table, row));
       id = row["id"].substr(1, 36);
     }
-    const std::string where = " where id = " + quote(id);
+    const std::string pk = primaryKeyOf(table);
+    const std::string where = " where " + pk + " = " + quote(id);
     for (const auto& p : kPersonas) {
       expect(table, "select", access->select, p, runAs(p, "select 1 from public." + table + where, table));
       expect(table, "update", access->update, p,
-             runAs(p, "update public." + table + " set id = id" + where, table + " update"));
+             runAs(p, "update public." + table + " set " + pk + " = " + pk + where, table + " update"));
       expect(table, "delete", access->remove, p, runAs(p, "delete from public." + table + where, table + " delete"));
     }
     sql("rollback");

@@ -153,7 +153,7 @@ TEST_F(ServerAuthTest, ForgedAndExpiredAccessTokensAreRefused) {
 
 TEST_F(ServerAuthTest, DisabledUserIsRefused) {
   const std::string at = token("alice@a.test");
-  scalar("update public.users set status = 'disabled' where id = '" + user_a_ + "'");
+  scalar("update public.users set status = 'disabled' where user_id = '" + user_a_ + "'");
   EXPECT_EQ(meStatus(at), 401);
   EXPECT_EQ(login("alice@a.test").status, 401);
 }

@@ -223,7 +223,7 @@ TEST_F(ServerBatchTest, ReferencesToATimeEntryInTheSameBatchHoldWhateverTheOrder
 TEST_F(ServerBatchTest, ReferenceLookupsInTheSetStatementUseThePrimaryKey) {
   auto super = connect();
   ASSERT_TRUE(super.query(
-      "insert into public.time_entries (company_id, user_id, started_at, ended_at, duration_ms, source) "
+      "insert into public.time_entries (company_id, user_id, start_time, end_time, duration_ms, source) "
       "select $1::uuid, $2::uuid, now() - g * interval '1 min', now() - g * interval '1 min' + interval '30 s', "
       "30000, 'timer' from generate_series(1, 3000) g",
       {company_a_, user_a_}));

@@ -114,7 +114,7 @@ std::string ServerTest::addUser(const std::string& company, const std::string& e
   auto hash = server::http::bcryptHash(kPassword, 4);
   EXPECT_TRUE(hash);
   const std::string id = scalar("insert into public.users (company_id, email, full_name, role) values ('" + company +
-                                "', '" + email + "', 'Test " + role + "', '" + role + "') returning id");
+                                "', '" + email + "', 'Test " + role + "', '" + role + "') returning user_id");
   scalar("insert into auth.credentials (user_id, password_hash) values ('" + id + "', '" + *hash + "')");
   return id;
 }

@@ -84,7 +84,7 @@ TEST_F(ServerUnattendedTest, NoMatchIs403AndSpendsNoUse) {
   addUser(company_b_, "mallory@b.test", "employee");
   EXPECT_EQ(enrol(tok, "mallory").status, 403);
   // A disabled user is not matched.
-  scalar("update public.users set status = 'disabled' where id = '" + user_a_ + "' returning id");
+  scalar("update public.users set status = 'disabled' where user_id = '" + user_a_ + "' returning user_id");
   EXPECT_EQ(enrol(tok, "alice").status, 403);
   EXPECT_EQ(uses(tok), 0);
   // The single use is still there for an account that matches.

@@ -20,7 +20,7 @@ std::expected<nlohmann::json, ApiError> matchAccount(PooledConnection& c, const 
   const bool by_mapping = rule == "mapping";
   auto u = by_mapping ? c.run("wm_enrol_by_mapping",
                               std::string("select ") + kUserColumns +
-                                  " from agent.account_mappings m join public.users u on u.id = m.user_id "
+                                  " from agent.account_mappings m join public.users u on u.user_id = m.user_id "
                                   "and u.company_id = m.company_id where m.company_id = $1::uuid "
                                   "and m.os_account = lower($2) and u.status = 'active'",
                               {company, account})
@@ -112,10 +112,11 @@ Reply Service::enroll(const HttpRequest& req) {
     }
     user = std::move(*m);
   } else {
-    auto u = c.run("wm_enrol_user",
-                   std::string("select ") + kUserColumns +
-                       " from public.users u where u.id = $1::uuid and u.company_id = $2::uuid and u.status = 'active'",
-                   {*named_user, company});
+    auto u =
+        c.run("wm_enrol_user",
+              std::string("select ") + kUserColumns +
+                  " from public.users u where u.user_id = $1::uuid and u.company_id = $2::uuid and u.status = 'active'",
+              {*named_user, company});
     if (!u) return std::unexpected(dbError(u.error(), "enroll"));
     if (u->rows() != 1) return apiFail(401, "invalid_token", "the enrolment token's user is not active");
     user = userJson(*u, 0);

@@ -19,7 +19,7 @@ std::string lowerAscii(std::string s) {
 std::string tokenHashParam(const std::string& token) { return "\\x" + hex(sha256(token)); }
 
 const std::string kUserById =
-    std::string("select ") + kUserColumns + ", u.status from public.users u where u.id = $1::uuid";
+    std::string("select ") + kUserColumns + ", u.status from public.users u where u.user_id = $1::uuid";
 constexpr const char* kRefreshLookup =
     "select id, user_id, device_id, family_id, expires_at <= now(), revoked_at is not null "
     "from auth.refresh_token_lookup($1::bytea)";

@@ -174,7 +174,7 @@ Reply Service::batches(const HttpRequest& req) {
     if (!lease) return std::unexpected(dbError(lease.error(), "batches"));
     auto& c = **lease;
     auto u = c.run("wm_active_user",
-                   "select status = 'active' from public.users where id = $1::uuid and company_id = $2::uuid",
+                   "select status = 'active' from public.users where user_id = $1::uuid and company_id = $2::uuid",
                    {caller->claims.sub, caller->claims.company_id});
     if (!u) return std::unexpected(dbError(u.error(), "batches"));
     if (u->rows() != 1 || u->value(0, 0) != "t") return apiFail(401, "invalid_token", "the account is disabled");

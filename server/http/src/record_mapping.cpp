@@ -101,12 +101,12 @@ KindSql upsert(const char* table, const char* cols, const char* exprs, const cha
 #define WM_TS_OPT(n) "case when $" #n "::bigint is null then null else " WM_TS(n) " end"
 
 const KindSql kTimeEntry =
-    upsert("time_entries", "project_id, task_id, started_at, ended_at, duration_ms, source, note",
+    upsert("time_entries", "project_id, task_id, start_time, end_time, duration_ms, source, note",
            "(select p.id from public.projects p where p.id = $7::uuid and p.company_id = $2::uuid), "
            "(select t.id from public.tasks t where t.id = $8::uuid and t.company_id = $2::uuid), " WM_TS(
                9) ", " WM_TS_OPT(10) ", $11::bigint, $12, $13",
            "on conflict (id) do update set project_id = excluded.project_id, task_id = excluded.task_id, "
-           "started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, "
+           "start_time = excluded.start_time, end_time = excluded.end_time, duration_ms = excluded.duration_ms, "
            "source = excluded.source, note = excluded.note, updated_at = now()",
            0);  // idle periods and screenshots refer to time entries
 const KindSql kIdle = upsert(

@@ -20,6 +20,6 @@ TxClaims userClaims(const nlohmann::json& user);
 /// Ends the request's transaction.
 Result<void> commit(PooledConnection& c);
 /// Columns of public.users in the order userJson reads them.
-inline constexpr const char* kUserColumns = "u.id, u.email, u.full_name, u.role, u.company_id, u.employment_type";
+inline constexpr const char* kUserColumns = "u.user_id, u.email, u.full_name, u.role, u.company_id, u.employment_type";
 
 }  // namespace wm::server::http

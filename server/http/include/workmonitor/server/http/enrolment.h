@@ -56,7 +56,7 @@ inline constexpr const char* kInsertUnattendedTokenSql =
 inline constexpr const char* kDeleteMappingsSql = "delete from agent.account_mappings where company_id = $1::uuid";
 inline constexpr const char* kInsertMappingsSql =
     "insert into agent.account_mappings (company_id, os_account, user_id) "
-    "select $1::uuid, lower(v->>'os_account'), u.id from jsonb_array_elements($2::jsonb) as t(v) "
+    "select $1::uuid, lower(v->>'os_account'), u.user_id from jsonb_array_elements($2::jsonb) as t(v) "
     "join public.users u on u.company_id = $1::uuid and u.status = 'active' and lower(u.email) = lower(v->>'email')";
 /// The version prefix of the newest migration file in `dir` ("" when none can be read).
 std::string latestMigrationVersion(const std::filesystem::path& dir);
