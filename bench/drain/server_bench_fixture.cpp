@@ -57,6 +57,12 @@ BenchStack::BenchStack(int users, const char* name) {
                   {company_, u.email, "Agent " + std::to_string(i)});
     must(super.query("insert into auth.credentials (user_id, password_hash) values ($1, $2)", {u.id, hash}),
          "credential");
+    // The server stores monitoring records only under the person's grant (issue 15).
+    must(super.query("insert into public.consent_audit_log (company_id, user_id, consent_type, action, created_at) "
+                     "select $1::uuid, $2::uuid, c, 'granted', '2000-01-02' from unnest(array['app_usage', "
+                     "'website_usage', 'screenshots', 'activity', 'usb']) as c",
+                     {company_, u.id}),
+         "consent");
     users_.push_back(std::move(u));
   }
 }

@@ -68,6 +68,14 @@ nlohmann::json makeRecord(const std::string& kind, long long start_ms, long long
           {"data", std::move(data)}};
 }
 
+nlohmann::json consentEvent(const std::string& category, bool granted, long long at_ms, const std::string& source) {
+  return makeRecord("consent_event", at_ms, at_ms,
+                    {{"consent_type", category},
+                     {"action", granted ? "granted" : "revoked"},
+                     {"policy_version", "0123456789abcdef"},
+                     {"source", source}});
+}
+
 void ServerTest::SetUp() {
   PgTest::SetUp();
   if (HasFatalFailure()) return;
@@ -110,13 +118,28 @@ std::string ServerTest::addCompany(const std::string& name) {
   return scalar("insert into public.companies (name) values ('" + name + "') returning id");
 }
 
-std::string ServerTest::addUser(const std::string& company, const std::string& email, const std::string& role) {
+std::string ServerTest::addUser(const std::string& company, const std::string& email, const std::string& role,
+                                bool consented) {
   auto hash = server::http::bcryptHash(kPassword, 4);
   EXPECT_TRUE(hash);
   const std::string id = scalar("insert into public.users (company_id, email, full_name, role) values ('" + company +
                                 "', '" + email + "', 'Test " + role + "', '" + role + "') returning user_id");
   scalar("insert into auth.credentials (user_id, password_hash) values ('" + id + "', '" + *hash + "')");
+  if (consented) grantConsent(id);
   return id;
+}
+
+void ServerTest::recordConsent(const std::string& user, const std::string& category, bool granted, long long at_ms) {
+  scalar(
+      "insert into public.consent_audit_log (company_id, user_id, consent_type, action, created_at) "
+      "select company_id, user_id, '" +
+      category + "', '" + (granted ? "granted" : "revoked") + "', 'epoch'::timestamptz + " + std::to_string(at_ms) +
+      " * interval '1 millisecond' from public.users where user_id = '" + user + "' returning id");
+}
+
+void ServerTest::grantConsent(const std::string& user, long long at_ms) {
+  for (const char* c : {"app_usage", "website_usage", "screenshots", "activity", "usb"})
+    recordConsent(user, c, true, at_ms);
 }
 
 HttpReply ServerTest::login(const std::string& email, const std::string& password) {

@@ -36,8 +36,15 @@ class ServerTest : public PgTest {
   void SetUp() override;
   void TearDown() override;
 
-  /// Inserts a user (bcrypt cost 4) as superuser; returns the id.
-  std::string addUser(const std::string& company, const std::string& email, const std::string& role);
+  /// Inserts a user (bcrypt cost 4) as superuser; returns the id. `consented`: with a grant of every consent
+  /// category dated 2000-01-01 (grantConsent), so the monitoring records a test posts are stored; the
+  /// server rejects them without one (issue 15).
+  std::string addUser(const std::string& company, const std::string& email, const std::string& role,
+                      bool consented = true);
+  /// A consent_audit_log row of `user` (as superuser), as an agent's consent_event would leave it.
+  void recordConsent(const std::string& user, const std::string& category, bool granted, long long at_ms);
+  /// Grants every category a record kind can need (app_usage, website_usage, screenshots, activity, usb).
+  void grantConsent(const std::string& user, long long at_ms = 946771200000LL /* 2000-01-02 */);
   std::string addCompany(const std::string& name);
   server::http::ServerConfig config();
   void startServer(server::http::ServerConfig config);
@@ -62,5 +69,8 @@ class ServerTest : public PgTest {
 nlohmann::json makeRecord(const std::string& kind, long long start_ms, long long end_ms, nlohmann::json data,
                           long long revision = 1);
 long long nowMs();
+/// A consent_event record as the agent sends it (agent/src/consent.cpp).
+nlohmann::json consentEvent(const std::string& category, bool granted, long long at_ms,
+                            const std::string& source = "agent");
 
 }  // namespace wm::test

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "consent_gate.h"
 #include "record_mapping.h"
 #include "routes.h"
 #include "workmonitor/api/records.h"
@@ -19,7 +20,15 @@ struct Item {
   std::string status;  // stored, duplicate, rejected
   std::string reason;
   std::optional<MappedRecord> mapped;
+  std::optional<std::string> consent;  // the consent_type this record needs (consent_gate.h)
+  long long start_ms = 0;
+  bool is_consent_event = false;  // stored before the records its grant may allow
 };
+
+// Consent events are stored first, so a grant sent in the same batch as the first records it allows is in
+// the log when those records are checked.
+enum class Phase { kConsentEvents, kRecords };
+bool inPhase(const Item& it, Phase phase) { return it.is_consent_event == (phase == Phase::kConsentEvents); }
 
 // Per-record problems the database may still find (a constraint, a row of another account): these reject
 // the record, not the batch.
@@ -43,11 +52,11 @@ std::string lowered(std::string s) {
 // Upserts every mapped record with one statement per kind, pipelined; sets each item's status. Within a batch
 // an id is sent once (ON CONFLICT cannot touch a row twice in one statement): its highest revision, the
 // others answered as duplicates (the server holds a newer revision of them once this commits).
-Result<void> upsertSets(PooledConnection& c, std::vector<Item>& items, const std::string& company,
+Result<void> upsertSets(PooledConnection& c, std::vector<Item>& items, Phase phase, const std::string& company,
                         const std::string& user, const std::optional<std::string>& device) {
   std::unordered_map<std::string, Item*> newest;
   for (auto& it : items) {
-    if (!it.mapped) continue;
+    if (!it.mapped || !inPhase(it, phase)) continue;
     auto [pos, fresh] = newest.try_emplace(lowered(*it.mapped->params[0]), &it);
     if (fresh) continue;
     Item*& kept = pos->second;
@@ -65,7 +74,7 @@ Result<void> upsertSets(PooledConnection& c, std::vector<Item>& items, const std
   };
   std::vector<Group> groups;
   for (auto& it : items) {
-    if (!it.mapped || !it.status.empty()) continue;
+    if (!it.mapped || !it.status.empty() || !inPhase(it, phase)) continue;
     const KindSql* kind = it.mapped->kind;
     auto g = std::find_if(groups.begin(), groups.end(), [&](const Group& x) { return x.kind == kind; });
     if (g == groups.end()) {
@@ -77,6 +86,7 @@ Result<void> upsertSets(PooledConnection& c, std::vector<Item>& items, const std
   // Time entries before the kinds that refer to them (KindSql::rank); otherwise in the batch's order.
   std::stable_sort(groups.begin(), groups.end(),
                    [](const Group& a, const Group& b) { return a.kind->rank < b.kind->rank; });
+  if (groups.empty()) return {};
   std::vector<db::Connection::PreparedCall> calls;
   for (auto& g : groups) {
     g.params[0] = setRows(*g.kind, g.records);
@@ -91,7 +101,7 @@ Result<void> upsertSets(PooledConnection& c, std::vector<Item>& items, const std
     for (int i = 0; i < r.rows(); ++i) stored.emplace(r.value(i, 0));
   }
   for (auto& it : items) {
-    if (!it.mapped || !it.status.empty()) continue;
+    if (!it.mapped || !it.status.empty() || !inPhase(it, phase)) continue;
     it.status = stored.contains(lowered(*it.mapped->params[0])) ? "stored" : "duplicate";
   }
   return {};
@@ -119,6 +129,30 @@ Result<void> rejectReusedIds(PooledConnection& c, std::vector<Item>& items) {
       it.reason = "id_conflict: this id already names a " + k->second + " record";
     }
   }
+  return {};
+}
+
+// Rejects each record whose category the person had not granted at its time (consent_gate.h). Runs after
+// the batch's consent events are in the log (same transaction): one query for the whole batch.
+Result<void> enforceConsent(PooledConnection& c, std::vector<Item>& items, const std::string& user) {
+  std::vector<std::string> categories;
+  for (const auto& it : items) {
+    if (it.mapped && it.consent && std::find(categories.begin(), categories.end(), *it.consent) == categories.end())
+      categories.push_back(*it.consent);
+  }
+  if (categories.empty()) return {};
+  auto consent = loadConsent(c, user, categories);
+  if (!consent) return std::unexpected(consent.error());
+  size_t refused = 0;
+  for (auto& it : items) {
+    if (!it.mapped || !it.consent || consent->allows(*it.consent, it.start_ms)) continue;
+    it.status = "rejected", it.reason = noConsentReason(*it.consent);
+    it.mapped.reset();  // never stored, in this attempt or a retry
+    ++refused;
+  }
+  // A correct agent records only after consent: this is a modified agent, or a person's decline on another
+  // computer (consent is per person).
+  if (refused > 0) spdlog::warn("batch of user {}: {} records rejected for want of consent", user, refused);
   return {};
 }
 
@@ -162,6 +196,9 @@ Reply Service::batches(const HttpRequest& req) {
       it.status = "rejected", it.reason = m.error().message;
     } else {
       it.mapped = std::move(*m);  // company and user come from the token, never from the payload
+      it.consent = consentCategory(rec->kind);
+      it.start_ms = rec->start_ms;
+      it.is_consent_event = rec->kind == api::RecordKind::kConsentEvent;
     }
     items.push_back(std::move(it));
   }
@@ -189,20 +226,40 @@ Reply Service::batches(const HttpRequest& req) {
     if (!savepoints) {
       // The normal case: one set-based upsert per kind for the whole batch (all pipelined), so the cost per
       // record is the database's row work, not a statement's round trip, parse and plan.
-      if (auto r = upsertSets(c, items, caller->claims.company_id, caller->claims.sub, dev); !r) {
+      // Consent events first (usually none: one statement more only when there are), then the consent check
+      // (one query), then everything else.
+      auto r = upsertSets(c, items, Phase::kConsentEvents, caller->claims.company_id, caller->claims.sub, dev);
+      if (r) {
+        if (auto e = enforceConsent(c, items, caller->claims.sub); !e) {
+          return std::unexpected(dbError(e.error(), "batches"));
+        }
+        r = upsertSets(c, items, Phase::kRecords, caller->claims.company_id, caller->claims.sub, dev);
+      }
+      if (!r) {
         if (!recordLevel(db::sqlState(r.error()))) return std::unexpected(dbError(r.error(), "batches"));
         continue;  // one record failed: redo with a savepoint per record (the lease's release rolls back)
       }
     } else {
-      // The database rejected something: each record on its own behind a savepoint, in batch order (time
-      // entries first, as above), so only the offending records are rejected.
+      // The database rejected something: each record on its own behind a savepoint, in batch order (consent
+      // events, then time entries, as above), so only the offending records are rejected. The consent check
+      // runs again once the consent events are in (this attempt's transaction started afresh).
       std::vector<Item*> order;
       for (auto& it : items)
         if (it.mapped) order.push_back(&it);
-      std::stable_sort(order.begin(), order.end(),
-                       [](const Item* a, const Item* b) { return a->mapped->kind->rank < b->mapped->kind->rank; });
+      std::stable_sort(order.begin(), order.end(), [](const Item* a, const Item* b) {
+        if (a->is_consent_event != b->is_consent_event) return a->is_consent_event;
+        return a->mapped->kind->rank < b->mapped->kind->rank;
+      });
+      bool checked = false;
       for (Item* item : order) {
         Item& it = *item;
+        if (!checked && !it.is_consent_event) {
+          if (auto e = enforceConsent(c, items, caller->claims.sub); !e) {
+            return std::unexpected(dbError(e.error(), "batches"));
+          }
+          checked = true;
+        }
+        if (!it.mapped) continue;  // rejected for want of consent
         auto& p = it.mapped->params;
         p[1] = caller->claims.company_id, p[2] = caller->claims.sub, p[5] = dev;
         if (auto s = c.conn.exec("savepoint rec"); !s) return std::unexpected(dbError(s.error(), "batches"));
