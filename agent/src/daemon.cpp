@@ -115,6 +115,15 @@ int Daemon::run() {
     if (server_ && !stopping_) server_->broadcast(name, data);
   });
 
+  // Before the control socket tells anyone the agent is up: a stop (systemd, the tray, a test) that arrives
+  // while the collectors still start must end in a clean shutdown, not the default kill. The handler runs
+  // once io_.run() does, with everything started.
+  asio::signal_set signals(io_, SIGINT, SIGTERM);
+  signals.async_wait([this](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {} received, shutting down", sig);
+    shutdown();
+  });
   server_ =
       std::make_unique<ControlServer>(io_, paths.socket, [this](const protocol::Request& r) { return handle(r); });
   if (auto ok = server_->start(); !ok) {
@@ -150,12 +159,6 @@ int Daemon::run() {
       });
   // --- end screenshots ---
   sync_->start();
-  asio::signal_set signals(io_, SIGINT, SIGTERM);
-  signals.async_wait([this](boost::system::error_code ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {} received, shutting down", sig);
-    shutdown();
-  });
   scheduleTick();
   if (consent_->required())
     spdlog::info("consent: waiting for the person's answer (version {}); only the timer runs until then",
@@ -424,15 +427,15 @@ Result<json> Daemon::handle(const protocol::Request& req) {
         from->get<int64_t>() >= to->get<int64_t>())
       return fail(Errc::kInvalidInput, "report needs integer from_ms < to_ms");
     sync::RecordQuery q;
-    q.kinds = {api::RecordKind::kTimeEntry,    api::RecordKind::kAppUsage, api::RecordKind::kIdlePeriod,
-               api::RecordKind::kBreak,        api::RecordKind::kWebsiteUsage, api::RecordKind::kDowntime,
-               api::RecordKind::kActivity,     api::RecordKind::kUsbEvent};
+    q.kinds = {api::RecordKind::kTimeEntry, api::RecordKind::kAppUsage,     api::RecordKind::kIdlePeriod,
+               api::RecordKind::kBreak,     api::RecordKind::kWebsiteUsage, api::RecordKind::kDowntime,
+               api::RecordKind::kActivity,  api::RecordKind::kUsbEvent};
     q.from_ms = from->get<int64_t>();
     q.to_ms = to->get<int64_t>();
     auto records = outbox_->query(q);
     if (!records) return std::unexpected(records.error());
-    json report = buildReport(*records, q.from_ms, q.to_ms, toUnixMs(clock_.wall()),
-                              ReportContext{tracker_->firstStartMs()});
+    json report =
+        buildReport(*records, q.from_ms, q.to_ms, toUnixMs(clock_.wall()), ReportContext{tracker_->firstStartMs()});
     auto shots = screenshotList(q.from_ms, q.to_ms);  // issue 7: the employee's own view of their screenshots
     if (!shots) return std::unexpected(shots.error());
     report["screenshots"] = std::move(*shots);

@@ -278,6 +278,23 @@ TEST_F(AgentE2E, ReportAccountsForEveryMomentAcrossACrashAndAStop) {
   EXPECT_EQ(stored_down[1].data["reason"], "shutdown");
 }
 
+// A stop that comes the moment the control socket exists — systemd stopping a unit that just started, or a
+// test — is a clean shutdown (exit 0, nothing left open), not the default kill: the collectors may still be
+// starting then.
+TEST_F(AgentE2E, AStopTheMomentTheSocketExistsIsACleanShutdown) {
+  for (int i = 0; i < 5; ++i) {
+    fs::remove(socket_);
+    agent_ = x_->spawn({WM_AGENT_BINARY, "--state-dir", (dir_ / "state").string(), "--socket", socket_.string(),
+                        "--config", (dir_ / "agent.json").string(), "run", "--local-only"});
+    ASSERT_GT(agent_, 0);
+    // The stop comes as soon as the socket exists, before any client could have connected.
+    ASSERT_TRUE(test::waitUntil([&] { return fs::exists(socket_); }, 10s, 1ms)) << "no control socket";
+    ASSERT_EQ(stopAgent(SIGTERM), 0) << "run " << i << ": killed instead of shutting down";
+  }
+  for (const auto& r : stored({api::RecordKind::kTimeEntry, api::RecordKind::kAppUsage, api::RecordKind::kDowntime}))
+    EXPECT_FALSE(r.isOpen()) << r.id;
+}
+
 TEST_F(AgentE2E, SecondInstanceIsRefusedAndMalformedConfigIsReported) {
   std::ofstream(dir_ / "agent.json") << "{ this is not json";
   startAgent();
