@@ -850,11 +850,67 @@ as $$
   from auth.refresh_tokens t where t.token_hash = p_token_hash
 $$;
 
+-- Password reset (POST /api/v1/auth/password-reset): one-time, short-lived tokens, stored as their SHA-256
+-- only. The runtime role has no grant and no policy on the table: a reset request carries no claim, so it
+-- reaches it only through the two functions below, which can issue a token for an active account and spend
+-- one, nothing else.
+create table if not exists auth.password_reset_tokens (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references public.users(user_id) on delete cascade,
+  token_hash bytea not null unique,
+  created_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  used_at timestamptz
+);
+create index if not exists password_reset_tokens_user_id_idx on auth.password_reset_tokens (user_id);
+
+-- Stores the hash of a new reset token for the active account of p_email (valid p_ttl_s seconds) and returns
+-- that account's id and address to mail the token to; no row when there is no such account. Tokens of the
+-- account that are spent or expired are deleted on the way.
+create or replace function auth.password_reset_issue(p_email text, p_token_hash bytea, p_ttl_s integer)
+returns table (user_id uuid, email text)
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user uuid;
+  v_email text;
+begin
+  if p_token_hash is null or octet_length(p_token_hash) <> 32 or p_ttl_s is null or p_ttl_s < 1 then
+    raise exception 'auth.password_reset_issue: invalid arguments' using errcode = '22023';
+  end if;
+  select u.user_id, u.email into v_user, v_email
+  from public.users u join auth.credentials c on c.user_id = u.user_id
+  where lower(u.email) = lower(p_email) and u.status = 'active';
+  if v_user is null then
+    return;
+  end if;
+  delete from auth.password_reset_tokens t
+  where t.user_id = v_user and (t.used_at is not null or t.expires_at <= now());
+  insert into auth.password_reset_tokens (user_id, token_hash, expires_at)
+  values (v_user, p_token_hash, now() + make_interval(secs => p_ttl_s));
+  return query select v_user, v_email;
+end
+$$;
+
+-- Spends a reset token: marks it used and returns its account, in one statement (two concurrent uses cannot
+-- both succeed). NULL when the token is unknown, spent, expired or its account is no longer active.
+create or replace function auth.password_reset_consume(p_token_hash bytea)
+returns uuid
+language sql volatile security definer set search_path = ''
+as $$
+  update auth.password_reset_tokens t set used_at = now()
+  where t.token_hash = p_token_hash and t.used_at is null and t.expires_at > now()
+    and exists (select from public.users u where u.user_id = t.user_id and u.status = 'active')
+  returning t.user_id
+$$;
+
 -- RLS on the auth and agent tables as well (written directly in the (select auth.uid()) form).
 alter table auth.credentials enable row level security;
 alter table auth.credentials force row level security;
 alter table auth.refresh_tokens enable row level security;
 alter table auth.refresh_tokens force row level security;
+alter table auth.password_reset_tokens enable row level security;
+alter table auth.password_reset_tokens force row level security;
 alter table agent.config_profiles enable row level security;
 alter table agent.config_profiles force row level security;
 alter table agent.devices enable row level security;
@@ -927,8 +983,9 @@ create policy downtime_team_select on agent.downtime for select to workmonitor_a
   using ((company_id = (select auth.admin_company_id()))
          or (user_id = any ((select auth.managed_user_ids())::uuid[])));
 
-revoke all on auth.credentials, auth.refresh_tokens, agent.config_profiles, agent.devices,
-  agent.enrolment_tokens, agent.account_mappings, agent.record_revisions, agent.downtime from workmonitor_app, public;
+revoke all on auth.credentials, auth.refresh_tokens, auth.password_reset_tokens, agent.config_profiles,
+  agent.devices, agent.enrolment_tokens, agent.account_mappings, agent.record_revisions, agent.downtime
+  from workmonitor_app, public;
 grant select (user_id, password_changed_at, locked_until) on auth.credentials to workmonitor_app;
 grant update (password_hash, password_changed_at, updated_at) on auth.credentials to workmonitor_app;
 grant select, insert, update on auth.refresh_tokens to workmonitor_app;
