@@ -16,6 +16,35 @@ Result<long long> number(const char* name, const char* text, long long min, long
   return v;
 }
 
+bool hasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+// The reset mail's settings: all or nothing, and none that could end up as a header line of their own.
+Result<void> checkMailSettings(const ServerConfig& c) {
+  if (c.smtp_url.empty()) {
+    if (!c.smtp_from.empty() || !c.password_reset_url.empty() || !c.smtp_user.empty()) {
+      return fail(Errc::kInvalidInput, "SMTP_FROM, SMTP_USER and PASSWORD_RESET_URL need SMTP_URL (the relay)");
+    }
+    return {};
+  }
+  if (!c.smtp_url.starts_with("smtp://") && !c.smtp_url.starts_with("smtps://")) {
+    return fail(Errc::kInvalidInput, "SMTP_URL must be smtp://HOST[:PORT] or smtps://HOST[:PORT]");
+  }
+  const size_t at = c.smtp_from.find('@');
+  if (c.smtp_from.empty() || at == std::string::npos || hasLineBreak(c.smtp_from) ||
+      c.smtp_from.find_first_of(" <>") != std::string::npos) {
+    return fail(Errc::kInvalidInput, "SMTP_FROM must be the sender's address (e.g. workmonitor@example.com)");
+  }
+  if (c.password_reset_url.find("{token}") == std::string::npos || hasLineBreak(c.password_reset_url)) {
+    return fail(Errc::kInvalidInput,
+                "PASSWORD_RESET_URL must be the reset page's link with {token} where the token goes "
+                "(e.g. https://tracker.example.com/reset?token={token})");
+  }
+  if (c.smtp_user.empty() != c.smtp_password.empty()) {
+    return fail(Errc::kInvalidInput, "SMTP_USER and SMTP_PASSWORD go together");
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string conninfoQuoted(std::string_view v) {
@@ -81,6 +110,16 @@ Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>
     c.signup = *mode;
   }
   c.metrics_token = get("METRICS_TOKEN");
+  c.smtp_url = get("SMTP_URL");
+  c.smtp_from = get("SMTP_FROM");
+  c.smtp_user = get("SMTP_USER");
+  c.smtp_password = get("SMTP_PASSWORD");
+  c.password_reset_url = get("PASSWORD_RESET_URL");
+  if (const char* v = env("PASSWORD_RESET_TTL_SECONDS"); v && *v) {
+    auto n = number("PASSWORD_RESET_TTL_SECONDS", v, 60, 24 * 3600);
+    if (!n) return std::unexpected(n.error());
+    c.password_reset_lifetime = std::chrono::seconds(*n);
+  }
   const std::pair<const char*, RateLimitSpec*> limits[] = {{"RATE_LIMIT_REFRESH", &c.refresh_limit},
                                                            {"RATE_LIMIT_BATCHES", &c.batches_limit},
                                                            {"RATE_LIMIT_SCREENSHOTS", &c.screenshots_limit},
@@ -135,6 +174,7 @@ Result<void> checkSecrets(const ServerConfig& c) {
                 "METRICS_TOKEN must be at least 16 bytes (or unset: /metrics then answers loopback clients only); "
                 "generate one with `openssl rand -hex 24`");
   }
+  if (auto m = checkMailSettings(c); !m) return m;
   return {};
 }
 

@@ -65,7 +65,8 @@ Service::Service(ServerConfig config)
       refresh_limiter_(limiterFor(config_.refresh_limit)),
       batches_limiter_(limiterFor(config_.batches_limit)),
       screenshots_limiter_(limiterFor(config_.screenshots_limit)),
-      password_reset_limiter_(limiterFor(config_.password_reset_limit)) {}
+      password_reset_limiter_(limiterFor(config_.password_reset_limit)),
+      mailer_(config_.passwordResetEnabled() ? std::make_unique<Mailer>(SmtpSettings::fromConfig(config_)) : nullptr) {}
 
 long long Service::now() const {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -250,6 +251,9 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
     kRefresh,
     kLogout,
     kMe,
+    kChangePassword,
+    kPasswordReset,
+    kPasswordResetConfirm,
     kEnroll,
     kProfile,
     kProjects,
@@ -270,6 +274,9 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
       {"/auth/refresh", bhttp::verb::post, Id::kRefresh},
       {"/auth/logout", bhttp::verb::post, Id::kLogout},
       {"/auth/me", bhttp::verb::get, Id::kMe},
+      {"/api/v1/auth/password", bhttp::verb::post, Id::kChangePassword},
+      {"/api/v1/auth/password-reset", bhttp::verb::post, Id::kPasswordReset},
+      {"/api/v1/auth/password-reset/confirm", bhttp::verb::post, Id::kPasswordResetConfirm},
       {"/api/v1/agent/enroll", bhttp::verb::post, Id::kEnroll},
       {"/api/v1/agent/profile", bhttp::verb::get, Id::kProfile},
       {"/api/v1/agent/projects", bhttp::verb::get, Id::kProjects},
@@ -312,6 +319,12 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
         return logout(req);
       case Id::kMe:
         return me(req);
+      case Id::kChangePassword:
+        return changePassword(req, peer);
+      case Id::kPasswordReset:
+        return requestPasswordReset(req, peer);
+      case Id::kPasswordResetConfirm:
+        return confirmPasswordReset(req, peer);
       case Id::kEnroll:
         return enroll(req);
       case Id::kProfile:

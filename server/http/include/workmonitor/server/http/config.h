@@ -66,6 +66,17 @@ struct ServerConfig {
   enum class Signup { kDisabled, kFirst, kOpen };
   Signup signup = Signup::kDisabled;
   int bcrypt_cost = 12;
+  /// Password reset by mail (POST /api/v1/auth/password-reset): the SMTP relay (SMTP_URL, smtp:// or smtps://),
+  /// the sender (SMTP_FROM), optional credentials (SMTP_USER, SMTP_PASSWORD) and the link mailed, with
+  /// `{token}` where the token goes (PASSWORD_RESET_URL). Without SMTP_URL the reset endpoints answer 503.
+  std::string smtp_url;
+  std::string smtp_from;
+  std::string smtp_user;
+  std::string smtp_password;
+  std::string password_reset_url;
+  std::chrono::seconds password_reset_lifetime{1800};  // PASSWORD_RESET_TTL_SECONDS
+  std::chrono::seconds smtp_timeout{20};               // one whole SMTP exchange
+  bool passwordResetEnabled() const { return !smtp_url.empty(); }
 };
 
 /// "ACCOUNT,ADDRESS/WINDOW_SECONDS" (e.g. "600,6000/60"); `name` is for the message.
@@ -77,11 +88,13 @@ Result<ServerConfig::Signup> parseSignup(std::string_view text);
 std::string conninfoQuoted(std::string_view v);
 
 /// Reads DATABASE_URL (or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD), DB_POOL_SIZE, JWT_SECRET,
-/// JWT_ALGORITHM, JWT_EXPIRATION_HOURS, JWT_REFRESH_EXPIRATION_DAYS, BACKEND_URL, SIGNUP, METRICS_TOKEN and
-/// RATE_LIMIT_REFRESH / _BATCHES / _SCREENSHOTS / _PASSWORD_RESET through `env`.
+/// JWT_ALGORITHM, JWT_EXPIRATION_HOURS, JWT_REFRESH_EXPIRATION_DAYS, BACKEND_URL, SIGNUP, METRICS_TOKEN,
+/// RATE_LIMIT_REFRESH / _BATCHES / _SCREENSHOTS / _PASSWORD_RESET, SMTP_URL / _FROM / _USER / _PASSWORD,
+/// PASSWORD_RESET_URL and PASSWORD_RESET_TTL_SECONDS through `env`.
 Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>& env);
 
-/// The static checks (secret length, sample secret, metrics token length); the database role is checked once connected.
+/// The static checks (secret length, sample secret, metrics token length, the reset mail settings belonging
+/// together); the database role is checked once connected.
 Result<void> checkSecrets(const ServerConfig& config);
 
 /// "127.0.0.1:8080" → host, port.

@@ -15,6 +15,7 @@
 
 #include "workmonitor/server/http/config.h"
 #include "workmonitor/server/http/jwt.h"
+#include "workmonitor/server/http/mailer.h"
 #include "workmonitor/server/http/metrics.h"
 #include "workmonitor/server/http/pool.h"
 #include "workmonitor/server/http/rate_limit.h"
@@ -102,6 +103,10 @@ class Service {
   Reply refresh(const HttpRequest& req);
   Reply logout(const HttpRequest& req);
   Reply me(const HttpRequest& req);
+  // password_routes.cpp
+  Reply changePassword(const HttpRequest& req, const std::string& peer);
+  Reply requestPasswordReset(const HttpRequest& req, const std::string& peer);
+  Reply confirmPasswordReset(const HttpRequest& req, const std::string& peer);
   // agent_routes.cpp
   Reply enroll(const HttpRequest& req);
   Reply profile(const HttpRequest& req);
@@ -126,6 +131,7 @@ class Service {
   EndpointLimiter batches_limiter_;
   EndpointLimiter screenshots_limiter_;
   EndpointLimiter password_reset_limiter_;  // used by limitPasswordReset
+  std::unique_ptr<Mailer> mailer_;          // the reset mail; null when SMTP_URL is not set (reset answers 503)
   std::once_flag dummy_once_;
   std::string dummy_hash_;  // verified against when the account does not exist, so timing does not tell
 };
