@@ -75,6 +75,8 @@ void Consent::restore(const std::optional<std::string>& saved) {
   json s = json::parse(*saved, nullptr, false);
   if (!s.is_object()) return;
   const std::string d = s.value("decision", "none");
+  if (s.contains("preapproval_recorded") && s["preapproval_recorded"].is_string())
+    preapproval_recorded_ = s["preapproval_recorded"].get<std::string>();
   if (d != "granted" && d != "declined") return;
   decision_ = d;
   decided_version_ = s.value("version", "");
@@ -97,6 +99,14 @@ bool Consent::setConfig(const AgentConfig& c) {
   bool changed = before != status();
   size_t i = 0;
   for (const char* k : kAll) changed = changed || allowed_before[i++] != allows(k);
+  if (preapproved_ && preapproval_recorded_ != version_) {
+    // The person was not asked: the grant is the administrator's, and the record says so. A later decision
+    // of the person (after the pre-approval is lifted) is recorded as theirs, source agent.
+    const int64_t at = toUnixMs(clock_.wall());
+    for (const auto& item : items_) record(item, true, at, "preapproved:" + version_, "admin_import");
+    preapproval_recorded_ = version_;
+    save();
+  }
   return changed;
 }
 
@@ -149,33 +159,35 @@ Result<void> Consent::decide(bool grant, const std::string& version) {
   granted_.clear();
   if (grant)
     for (const auto& i : items_) granted_[i.category] = i.fingerprint;
-  for (const auto& i : items_) {
-    api::Record r;
-    r.id = ids_.next();
-    r.kind = api::RecordKind::kConsentEvent;
-    r.revision = 1;
-    r.start_ms = decided_at_ms_;
-    r.end_ms = decided_at_ms_;
-    r.duration_ms = 0;
-    r.data = json{{"consent_type", i.category},
-                  {"action", grant ? "granted" : "revoked"},
-                  {"policy_version", version_},
-                  {"source", "agent"},
-                  {"detail", i.detail}};
-    sink_.put(r);
-  }
+  for (const auto& i : items_) record(i, grant, decided_at_ms_, version_, "agent");
   save();
   return {};
+}
+
+void Consent::record(const ConsentItem& item, bool grant, int64_t at_ms, const std::string& policy_version,
+                     const char* source) {
+  api::Record r;
+  r.id = ids_.next();
+  r.kind = api::RecordKind::kConsentEvent;
+  r.revision = 1;
+  r.start_ms = at_ms;
+  r.end_ms = at_ms;
+  r.duration_ms = 0;
+  r.data = json{{"consent_type", item.category},
+                {"action", grant ? "granted" : "revoked"},
+                {"policy_version", policy_version},
+                {"source", source},
+                {"detail", item.detail}};
+  sink_.put(r);
 }
 
 void Consent::save() {
   json cats = json::object();
   for (const auto& [k, v] : granted_) cats[k] = v;
-  sink_.setState(kStateKey, json{{"decision", decision_},
-                                 {"version", decided_version_},
-                                 {"decided_at_ms", decided_at_ms_},
-                                 {"categories", cats}}
-                                .dump());
+  json s{
+      {"decision", decision_}, {"version", decided_version_}, {"decided_at_ms", decided_at_ms_}, {"categories", cats}};
+  if (!preapproval_recorded_.empty()) s["preapproval_recorded"] = preapproval_recorded_;
+  sink_.setState(kStateKey, s.dump());
 }
 
 json Consent::status() const {

@@ -316,6 +316,16 @@ TEST_F(ServiceModeE2E, EnrolsByItselfTracksUploadsAndKeepsLockedValuesLocked) {
       },
       30s, 500ms))
       << call("status")["sync"].dump();
+  // The server took them under the administrator's grant, which the agent recorded as such (issue 15): one
+  // per category collected (app usage, auto tracking, websites, screenshots, activity, USB), nothing refused.
+  EXPECT_EQ(count("select count(distinct consent_type) from public.consent_audit_log where user_id = '" + employee_ +
+                  "' and action = 'granted' and source = 'admin_import' and policy_version like 'preapproved:%'"),
+            6);
+  EXPECT_EQ(count("select count(*) from public.consent_audit_log where user_id = '" + employee_ +
+                  "' and source <> 'admin_import'"),
+            0)
+      << "the person was never asked";
+  EXPECT_EQ(call("status")["outbox"].value("quarantined", -1), 0) << call("status")["outbox"].dump();
   EXPECT_EQ(agent_->stop(SIGTERM), 0);
 
   const std::string log = agentLog();

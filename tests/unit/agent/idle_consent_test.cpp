@@ -395,6 +395,45 @@ TEST_F(AgentConsentTest, PreapprovalNeedsNoAnswerAndRefusesOne) {
   EXPECT_FALSE(c.declined());
 }
 
+// The server stores monitoring records only under a grant it holds (issue 15): a pre-approval is recorded
+// as the administrator's grant, one event per category, once per version (not again after a restart), and
+// again when what is collected changes.
+TEST_F(AgentConsentTest, APreapprovalIsRecordedOncePerVersionAsTheAdministratorsGrant) {
+  config.consent_preapproved = true;
+  Consent c(clock, ids, sink);
+  c.setConfig(config);
+  auto events = sink.of(RecordKind::kConsentEvent);
+  ASSERT_EQ(events.size(), 5u);
+  std::vector<std::string> cats;
+  for (const auto& e : events) {
+    cats.push_back(e.data["consent_type"]);
+    EXPECT_EQ(e.data["action"], "granted");
+    EXPECT_EQ(e.data["source"], "admin_import") << "the person was not asked";
+    EXPECT_EQ(e.data["policy_version"], "preapproved:" + c.version());
+    EXPECT_EQ(e.start_ms, toUnixMs(clock.wall()));
+  }
+  std::sort(cats.begin(), cats.end());
+  EXPECT_EQ(cats, (std::vector<std::string>{"activity", "app_usage", "screenshots", "usb", "website_usage"}));
+  c.setConfig(config);
+  EXPECT_EQ(sink.of(RecordKind::kConsentEvent).size(), 5u) << "the same settings again record nothing";
+
+  Consent restarted(clock, ids, sink);
+  restarted.restore(sink.state[Consent::kStateKey]);
+  restarted.setConfig(config);
+  EXPECT_EQ(sink.of(RecordKind::kConsentEvent).size(), 5u) << "recorded once, not at every start";
+
+  config.tracker.auto_tracking = true;  // a new version: recorded again, for the new set
+  restarted.setConfig(config);
+  EXPECT_EQ(sink.of(RecordKind::kConsentEvent).size(), 11u);
+
+  // Without the pre-approval nothing is recorded until the person answers.
+  Sink other;
+  AgentConfig plain;
+  Consent asked(clock, ids, other);
+  asked.setConfig(plain);
+  EXPECT_TRUE(other.of(RecordKind::kConsentEvent).empty());
+}
+
 TEST_F(AgentConsentTest, UnreadableSavedStateMeansNoAnswerYet) {
   Consent c(clock, ids, sink);
   c.restore(std::string("{ not json"));

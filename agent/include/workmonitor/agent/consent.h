@@ -7,7 +7,10 @@
 // the whole set. Nothing but the timer runs until the person grants the current version; a category keeps
 // running after a profile change only if its fingerprint is the one granted. A decline stops everything
 // and keeps the timer off until a later grant. Decisions are kept in the outbox state ("consent") and
-// recorded as consent_event records, one per category.
+// recorded as consent_event records, one per category. A pre-approval (consent_preapproved, the
+// administrator's machine policy) is recorded too, once per version, as the administrator's grant
+// (source admin_import, policy_version "preapproved:<version>"): the server stores monitoring records only
+// under a grant it holds (issue 15), and its log says who approved.
 //
 // Single-threaded and free of I/O (like the Tracker): the daemon calls it on its io thread.
 #pragma once
@@ -47,7 +50,8 @@ class Consent {
 
   /// The saved state of the previous run (outbox state kStateKey); unreadable state counts as none.
   void restore(const std::optional<std::string>& saved);
-  /// The effective settings (local + profile). Returns true when what is allowed or asked changed.
+  /// The effective settings (local + profile). Returns true when what is allowed or asked changed. Under a
+  /// pre-approval not yet recorded for this version, records its grant (before anything it allows runs).
   bool setConfig(const AgentConfig& c);
 
   /// May this category be collected now?
@@ -72,6 +76,8 @@ class Consent {
 
  private:
   void save();
+  void record(const ConsentItem& item, bool grant, int64_t at_ms, const std::string& policy_version,
+              const char* source);
 
   const Clock& clock_;
   UuidV7Generator& ids_;
@@ -84,6 +90,7 @@ class Consent {
   std::string decided_version_;
   std::map<std::string, std::string> granted_;  // category -> fingerprint granted
   int64_t decided_at_ms_ = 0;
+  std::string preapproval_recorded_;  // the version whose pre-approval was recorded as consent events
 };
 
 }  // namespace wm::agent
