@@ -27,6 +27,9 @@ class ControlClient {
   Result<std::string> rawExchange(const std::string& bytes);
   /// After call("subscribe"): the next pushed event {"event", "data"}, or nullopt on timeout.
   Result<std::optional<nlohmann::json>> nextEvent(Millis timeout);
+  /// The socket, for a caller's poll loop: readable with no request pending means the agent closed it (or,
+  /// after subscribe, pushed an event).
+  int nativeHandle() const { return fd_; }
 
  private:
   explicit ControlClient(int fd, Millis timeout) : fd_(fd), timeout_(timeout) {}
