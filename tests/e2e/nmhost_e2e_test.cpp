@@ -11,7 +11,9 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -129,6 +131,16 @@ class NmhostE2E : public ::testing::Test {
     }
     return json();
   }
+  // utime + stime of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15).
+  static long cpuTicks(pid_t pid) {
+    const std::string stat = test::slurp("/proc/" + std::to_string(pid) + "/stat");
+    std::istringstream in(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    long utime = 0, stime = 0;
+    for (int i = 3; i <= 13; ++i) in >> field;
+    in >> utime >> stime;
+    return utime + stime;
+  }
   json tab(const std::string& url, bool incognito = false) {
     return json{{"type", "tab"}, {"url", url}, {"title", "Secret title"}, {"incognito", incognito}};
   }
@@ -149,6 +161,11 @@ TEST_F(NmhostE2E, StatusWithoutAgentThenAcksResumeAndSurviveAnAgentRestart) {
   EXPECT_EQ(st["browser"], "chromium");  // the test is its parent: the hello and the origin decide
   send(tab("https://docs.example.com/guide?session=s3cr3t#part2"));
   EXPECT_EQ(next()["agent"], "not_running");
+  // Waiting for an agent costs next to nothing: a few retries in 2 s, no spinning.
+  const long before = cpuTicks(host_);
+  std::this_thread::sleep_for(2s);
+  EXPECT_LE(cpuTicks(host_) - before, 5) << "the host used CPU while waiting for the agent";
+  EXPECT_TRUE(next(10ms).is_null());  // and said nothing more
 
   // The agent comes up: the host's retry timer finds it and delivers the waiting report on its own.
   startAgent();
