@@ -636,6 +636,23 @@ as $$
   where lower(u.email) = lower(p_email) and u.status = 'active'
 $$;
 
+-- Whether an access token issued at p_iat (seconds since the epoch) for p_user_id may still be used: the account
+-- exists and is active, and its password has not changed since the token was issued. Access tokens are
+-- stateless JWTs; the server calls this in the statement that sets a request's claims, so a password change or
+-- reset (which also revokes every refresh token) or a deactivation ends every session at once instead of at
+-- the tokens' expiry. Whole seconds, like iat: a token from the same second as the change stays valid (the
+-- changing client's new token is one of them).
+create or replace function auth.access_token_current(p_user_id uuid, p_iat bigint)
+returns boolean
+language sql stable security definer set search_path = ''
+as $$
+  select coalesce((
+    select u.status = 'active'
+       and (c.user_id is null or date_trunc('second', c.password_changed_at) <= to_timestamp(p_iat))
+    from public.users u left join auth.credentials c on c.user_id = u.user_id
+    where u.user_id = p_user_id), false)
+$$;
+
 -- A sign-in's outcome for an account that exists, called by the server once the password is checked: a
 -- success clears the count; the p_max-th failure within p_window_s seconds locks the account for p_window_s
 -- seconds (login_lookup reports it). Kept here, not in the server's memory, so a restart or a second server

@@ -348,6 +348,33 @@ TEST_F(ServerPasswordTest, ChangePasswordNeedsTheOldOneAndEndsOtherSessions) {
   EXPECT_EQ(login("alice@a.test", kNewPassword).status, 200);
 }
 
+// Access tokens are JWTs, valid until they expire by themselves; a password change must end the stolen ones
+// at once, not an hour later. Tokens carry whole seconds (iat), so the old ones are made a second older.
+TEST_F(ServerPasswordTest, AccessTokensFromBeforeAChangeEndAtOnce) {
+  const std::string other_device = token("alice@a.test");
+  const std::string this_device = token("alice@a.test");
+  const std::string admins = token("admin@a.test");
+  const auto projects = [&](const std::string& at) { return call("GET", "/api/v1/agent/projects", "", bearer(at)); };
+  ASSERT_EQ(projects(other_device).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+
+  auto r = changePassword(this_device, kPassword, kNewPassword);
+  ASSERT_EQ(r.status, 200) << r.body;
+  for (const auto& old : {other_device, this_device}) {
+    auto refused = projects(old);
+    EXPECT_EQ(refused.status, 401) << refused.body;
+    EXPECT_EQ(refused.errorCode(), "token_revoked");
+    EXPECT_EQ(call("GET", "/auth/me", "", bearer(old)).status, 401);
+  }
+  EXPECT_EQ(projects(r.json().value("access_token", "")).status, 200) << "the answer's new token works";
+  EXPECT_EQ(projects(login("alice@a.test", kNewPassword).json().value("access_token", "")).status, 200);
+  EXPECT_EQ(projects(admins).status, 200) << "other people's tokens are untouched";
+
+  // Disabling an account ends its access tokens the same way, on every endpoint.
+  scalar("update public.users set status = 'disabled' where email = 'admin@a.test' returning 1");
+  EXPECT_EQ(projects(admins).errorCode(), "token_revoked");
+}
+
 TEST_F(ServerPasswordTest, GuessingTheOldPasswordLocksTheAccount) {
   const std::string access = token("alice@a.test");
   auto c = config();

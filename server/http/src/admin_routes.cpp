@@ -50,7 +50,7 @@ Reply Service::unattendedToken(const HttpRequest& req) {
   }
   auto token = makeUnattendedToken(caller->claims.sub);
   if (!token) return apiFail(500, "internal", "internal error");
-  auto lease = beginWithClaims(TxClaims{caller->claims.sub, caller->claims_json});
+  auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "unattended token"));
   auto r = (*lease)->run("wm_unattended_token", kInsertUnattendedTokenSql,
                          {caller->claims.company_id, "\\x" + hex(sha256(*token)), caller->claims.sub,
@@ -85,7 +85,7 @@ Reply Service::putAccountMappings(const HttpRequest& req) {
       return apiFail(400, "invalid_request", "mappings[" + std::to_string(i) + "]: needs os_account and email");
     }
   }
-  auto lease = beginWithClaims(TxClaims{caller->claims.sub, caller->claims_json});
+  auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "account mappings"));
   auto& c = **lease;
   const std::string text = list->dump();
@@ -109,7 +109,7 @@ Reply Service::getAccountMappings(const HttpRequest& req) {
   auto caller = authenticate(req);
   if (!caller) return std::unexpected(caller.error());
   if (auto e = requireAdmin(*caller)) return std::unexpected(*e);
-  auto lease = beginWithClaims(TxClaims{caller->claims.sub, caller->claims_json});
+  auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "account mappings"));
   auto r = (*lease)->run("wm_mappings_list",
                          "select m.os_account, u.email, u.user_id from agent.account_mappings m "

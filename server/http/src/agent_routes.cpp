@@ -151,7 +151,7 @@ Reply Service::profile(const HttpRequest& req) {
       h != req.end() && isUuidText(std::string_view(h->value().data(), h->value().size()))) {
     device = std::string(h->value());
   }
-  auto lease = beginWithClaims(TxClaims{caller->claims.sub, caller->claims_json});
+  auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "profile"));
   // The device's own profile when it has one, else the company's default.
   auto p =
@@ -185,7 +185,7 @@ Reply Service::profile(const HttpRequest& req) {
 Reply Service::projects(const HttpRequest& req) {
   auto caller = authenticate(req);
   if (!caller) return std::unexpected(caller.error());
-  auto lease = beginWithClaims(TxClaims{caller->claims.sub, caller->claims_json});
+  auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "projects"));
   auto r = (*lease)->run(
       "wm_projects",
@@ -225,7 +225,7 @@ Reply Service::screenshot(const HttpRequest& req, const std::string& id) {
   if (!constantTimeEqual(digest, claimed)) {
     return apiFail(400, "checksum_mismatch", "the image's sha256 does not match X-Content-SHA256");
   }
-  auto lease = beginWithClaims(TxClaims{caller->claims.sub, caller->claims_json});
+  auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "screenshot"));
   auto m =
       (*lease)->run("wm_shot_exists", "select 1 from public.screenshots where id = $1::uuid and user_id = $2::uuid",

@@ -315,7 +315,7 @@ Reply Service::logout(const HttpRequest& req) {
 Reply Service::me(const HttpRequest& req) {
   auto caller = authenticate(req);
   if (!caller) return std::unexpected(caller.error());
-  auto lease = beginWithClaims(TxClaims{caller->claims.sub, caller->claims_json});
+  auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "me"));
   auto u = (*lease)->run("wm_user_by_id", kUserById, {caller->claims.sub});
   if (!u) return std::unexpected(dbError(u.error(), "me"));

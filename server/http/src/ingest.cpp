@@ -207,7 +207,7 @@ Reply Service::batches(const HttpRequest& req) {
   // around each record so only that one is rejected. The fast path is the normal case.
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool savepoints = attempt == 1;
-    auto lease = beginWithClaims(TxClaims{caller->claims.sub, caller->claims_json});
+    auto lease = beginWithClaims(caller->tx());
     if (!lease) return std::unexpected(dbError(lease.error(), "batches"));
     auto& c = **lease;
     auto u = c.run("wm_active_user",

@@ -59,7 +59,7 @@ Reply Service::changePassword(const HttpRequest& req, const std::string& peer) {
   if (int wait = account_limiter_.hit(lowered(caller->claims.email)); wait > 0) {
     return apiFail(429, "rate_limited", "too many password attempts for this account", wait);
   }
-  const TxClaims claims{user_id, caller->claims_json};
+  const TxClaims claims = caller->tx();
   std::string hash;
   {
     auto lease = beginWithClaims(claims);

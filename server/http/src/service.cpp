@@ -14,6 +14,12 @@ namespace {
 
 constexpr std::string_view kSetClaims =
     "select set_config('request.jwt.claim.sub', $1, true), set_config('request.jwt.claims', $2, true)";
+// The same for an access token's transaction, in the same round trip: is the token still current?
+constexpr std::string_view kSetTokenClaims =
+    "select set_config('request.jwt.claim.sub', $1, true), set_config('request.jwt.claims', $2, true), "
+    "auth.access_token_current($1::uuid, $3::bigint)";
+// setClaims's error for a token that is no longer current; dbError answers it with 401 token_revoked.
+constexpr std::string_view kTokenNotCurrent = "the access token is no longer current";
 
 bool isUuid(std::string_view s) {
   static const std::regex kUuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
@@ -81,12 +87,23 @@ Result<Lease> Service::beginWithClaims(const TxClaims& claims) {
 }
 
 Result<void> Service::setClaims(PooledConnection& c, const TxClaims& claims) {
-  auto s = c.run("wm_set_claims", kSetClaims, {claims.sub, claims.json});
+  if (claims.token_iat < 0) {
+    auto s = c.run("wm_set_claims", kSetClaims, {claims.sub, claims.json});
+    if (!s) return std::unexpected(s.error());
+    return {};
+  }
+  auto s = c.run("wm_set_token_claims", kSetTokenClaims, {claims.sub, claims.json, std::to_string(claims.token_iat)});
   if (!s) return std::unexpected(s.error());
+  if (s->rows() != 1 || s->value(0, 2) != "t") {
+    return fail(Errc::kNotFound, std::string(kTokenNotCurrent));
+  }
   return {};
 }
 
 ApiError Service::dbError(const Error& e, const char* what) {
+  if (e.code == Errc::kNotFound && e.message == kTokenNotCurrent) {
+    return ApiError{401, "token_revoked", "this sign-in has ended (password changed or account disabled); sign in again"};
+  }
   const std::string_view state = db::sqlState(e);
   if (e.code == Errc::kBusy) return ApiError{503, "unavailable", "the server is busy; try again", 1};
   if (e.code == Errc::kUnavailable || state.starts_with("08") || state == "57014" || state == "57P01" ||

@@ -42,16 +42,20 @@ inline std::unexpected<ApiError> apiFail(unsigned status, std::string code, std:
 HttpResponse jsonResponse(unsigned status, const nlohmann::json& body);
 HttpResponse errorResponse(const ApiError& e);
 
-/// The user a verified access token speaks for.
-struct Caller {
-  AccessClaims claims;
-  std::string claims_json;  // what goes into request.jwt.claims
-};
-
 /// Claims set for one transaction: `sub` and the JSON of the token (or of the lookup's user).
 struct TxClaims {
   std::string sub;
   std::string json;
+  /// For a transaction on behalf of an access token: its `iat`. Setting the claims then also checks that the
+  /// token is still current (auth.access_token_current: account active, password unchanged since); -1 = no token.
+  long long token_iat = -1;
+};
+
+/// The user a verified access token speaks for.
+struct Caller {
+  AccessClaims claims;
+  std::string claims_json;  // what goes into request.jwt.claims
+  TxClaims tx() const { return TxClaims{claims.sub, claims_json, claims.iat}; }
 };
 
 class Service {
