@@ -106,6 +106,19 @@ bool Consent::setConfig(const AgentConfig& c) {
     for (const auto& item : items_) record(item, true, at, "preapproved:" + version_, "admin_import");
     preapproval_recorded_ = version_;
     save();
+  } else if (!preapproved_ && !preapproval_recorded_.empty()) {
+    // The pre-approval was lifted: the administrator's grants end now, so the server stops taking records
+    // under them. What the person granted themselves stays (a grant of theirs is recorded after it, or they
+    // are asked again); every category not allowed now is revoked, whether or not collected any more.
+    const int64_t at = toUnixMs(clock_.wall());
+    for (const char* k : kAll) {
+      if (allows(k)) continue;
+      auto item = std::find_if(items_.begin(), items_.end(), [&](const ConsentItem& it) { return it.category == k; });
+      record(item != items_.end() ? *item : ConsentItem{k, "", ""}, false, at,
+             "preapproval_lifted:" + preapproval_recorded_, "admin_import");
+    }
+    preapproval_recorded_.clear();
+    save();
   }
   return changed;
 }

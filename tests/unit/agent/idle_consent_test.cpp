@@ -434,6 +434,43 @@ TEST_F(AgentConsentTest, APreapprovalIsRecordedOncePerVersionAsTheAdministrators
   EXPECT_TRUE(other.of(RecordKind::kConsentEvent).empty());
 }
 
+TEST_F(AgentConsentTest, LiftingAPreapprovalRevokesTheAdministratorsGrants) {
+  config.consent_preapproved = true;
+  Consent c(clock, ids, sink);
+  c.setConfig(config);
+  const std::string approved = c.version();
+  ASSERT_EQ(sink.of(RecordKind::kConsentEvent).size(), 5u);
+
+  clock.advance(std::chrono::minutes(5));
+  config.consent_preapproved = false;
+  Consent restarted(clock, ids, sink);  // the policy changes between two runs of the agent
+  restarted.restore(sink.state[Consent::kStateKey]);
+  restarted.setConfig(config);
+  auto events = sink.of(RecordKind::kConsentEvent);
+  ASSERT_EQ(events.size(), 11u) << "one revoke per category (auto_tracking, not collected, included)";
+  std::vector<std::string> revoked;
+  for (size_t i = 5; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].data["action"], "revoked");
+    EXPECT_EQ(events[i].data["source"], "admin_import");
+    EXPECT_EQ(events[i].data["policy_version"], "preapproval_lifted:" + approved);
+    EXPECT_EQ(events[i].start_ms, toUnixMs(clock.wall()));
+    revoked.push_back(events[i].data["consent_type"]);
+  }
+  std::sort(revoked.begin(), revoked.end());
+  EXPECT_EQ(revoked,
+            (std::vector<std::string>{"activity", "app_usage", "auto_tracking", "screenshots", "usb", "website_usage"}));
+  EXPECT_TRUE(restarted.required()) << "now the person is asked";
+  restarted.setConfig(config);
+  EXPECT_EQ(sink.of(RecordKind::kConsentEvent).size(), 11u) << "revoked once";
+
+  // The person's own answer afterwards is recorded as theirs.
+  ASSERT_TRUE(restarted.decide(true, restarted.version()));
+  events = sink.of(RecordKind::kConsentEvent);
+  ASSERT_EQ(events.size(), 16u);
+  EXPECT_EQ(events.back().data["source"], "agent");
+  EXPECT_EQ(events.back().data["action"], "granted");
+}
+
 TEST_F(AgentConsentTest, UnreadableSavedStateMeansNoAnswerYet) {
   Consent c(clock, ids, sink);
   c.restore(std::string("{ not json"));
