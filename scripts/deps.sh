@@ -5,8 +5,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 want=()
 for set in "$@"; do
-  while read -r pkg _; do
+  while read -r pkg cond _; do
     [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+    # "pkg unless-command=CMD": not needed where CMD already exists (npm ships inside NodeSource's nodejs,
+    # whose packages then conflict with Debian's npm).
+    [[ "$cond" == unless-command=* ]] && command -v "${cond#unless-command=}" >/dev/null && continue
     want+=("$pkg")
   done <"$here/packages/$set.txt"
 done

@@ -1,0 +1,161 @@
+// The extension end to end (issue 16): `node e2e.js <Case>`, one CTest test per case
+// (BrowserExtensionE2E.<Case>, tests/browser/CMakeLists.txt). Real Chromium, real agent, real host, Xvfb.
+'use strict';
+const assert = require('node:assert/strict');
+const { Rig, sleep } = require('./harness.js');
+
+// A span ended and no other open: what the report's lanes say about websites.
+const domains = (sites) => sites.map((s) => s.domain);
+
+const cases = {
+  async ThreePagesBecomeThreeSpans(rig) {
+    const page = await start(rig);
+    const visits = [['alpha.test', '/docs/intro', 'Alpha intro'], ['beta.test', '/wiki/page', 'Beta page'],
+      ['gamma.test', '/blog/post', 'Gamma post']];
+    for (const [host, p, title] of visits) {
+      await page.goto(rig.url(host, p + '?session=s3cr3t&t=' + encodeURIComponent(title) + '#frag9'));
+      await waitDomain(rig, host);
+      await sleep(1300);
+    }
+    await rig.focusXterm();
+    await rig.recording(false);
+    const sites = rig.sites();
+    assert.deepEqual(domains(sites), ['alpha.test', 'beta.test', 'gamma.test'], JSON.stringify(sites));
+    await rig.stopAgent();
+    const stored = rig.storedSites();
+    assert.deepEqual(stored.map((r) => [r.data.url, r.data.title]),
+      visits.map(([host, p, title]) => ['http://' + host + ':' + rig.port + p, title]), JSON.stringify(stored));
+    const bytes = rig.outboxBytes();
+    for (const secret of ['s3cr3t', 'frag9', 'session=']) assert.ok(!bytes.includes(secret), secret);
+  },
+
+  async IncognitoRecordsNothing(rig) {
+    const page = await start(rig);
+    await page.goto(rig.url('alpha.test', '/before'));
+    await waitDomain(rig, 'alpha.test');
+    await sleep(1200);
+    // An off-the-record browser context (what incognito is) with its own window; the extension is not
+    // allowed there.
+    await rig.openPrivateWindow(rig.url('private.test', '/inbox?secret=1'));
+    await rig.recording(false, 8000);
+    await sleep(1500);
+    const st = await rig.call('status');
+    assert.equal(st.website.recording, false, JSON.stringify(st.website));
+    await rig.focusXterm();
+    const sites = rig.sites();
+    assert.deepEqual(domains(sites), ['alpha.test'], JSON.stringify(sites));
+    await rig.stopAgent();
+    const stored = rig.storedSites();
+    assert.deepEqual(stored.map((r) => r.data.domain), ['alpha.test']);
+    assert.ok(!JSON.stringify(stored).includes('inbox'), 'nothing of the private path in website records');
+    // The private page's address is nowhere in the outbox or the logs. (Its *window title* may be in an
+    // app_usage record: the agent's app tracker records window titles — not the extension's doing.)
+    const bytes = rig.outboxBytes() + rig.logOf('agent');
+    assert.ok(!bytes.includes('private.test'), 'nothing of the private page');
+  },
+
+  async OtherWindowEndsTheSpan(rig) {
+    const page = await start(rig);
+    await page.goto(rig.url('alpha.test', '/work'));
+    await waitDomain(rig, 'alpha.test');
+    await sleep(1200);
+    await rig.focusXterm();
+    await rig.recording(false);
+    await sleep(1500);
+    const sites = rig.sites();
+    assert.equal(sites.length, 1, JSON.stringify(sites));
+    assert.ok(sites[0].end_ms - sites[0].start_ms < 3500, 'the span ended with the switch: ' + JSON.stringify(sites[0]));
+    // Back to the browser: a new span begins within a second.
+    await rig.focusBrowser();
+    await rig.recording(true, 2000);
+  },
+
+  async WorkerStopAndAgentRestartLoseNothing(rig) {
+    const page = await start(rig);
+    await page.goto(rig.url('alpha.test', '/one'));
+    await waitDomain(rig, 'alpha.test');
+    await sleep(1200);
+    await rig.stopWorkers();
+    await sleep(500);
+    // The next tab event wakes the worker, which reconnects and reports within a second.
+    const t0 = Date.now();
+    await page.goto(rig.url('beta.test', '/two'));
+    await waitDomain(rig, 'beta.test', 3000);
+    const resumedMs = Date.now() - t0;
+    await sleep(1200);
+    // The agent restarts: the host re-sends the current tab to the new agent.
+    await rig.stopAgent();
+    await rig.startAgent();
+    await waitDomain(rig, 'beta.test', 5000);
+    await sleep(1200);
+    await page.goto(rig.url('gamma.test', '/three'));
+    await waitDomain(rig, 'gamma.test');
+    await sleep(1200);
+    await rig.focusXterm();
+    await rig.recording(false);
+    const sites = rig.sites();
+    // alpha, beta (before the restart), beta again (the new agent), gamma; nothing open, nothing doubled.
+    assert.deepEqual(domains(sites), ['alpha.test', 'beta.test', 'beta.test', 'gamma.test'], JSON.stringify(sites));
+    for (let i = 1; i < sites.length; i++)
+      assert.ok(sites[i].start_ms >= sites[i - 1].end_ms - 50, 'no overlap: ' + JSON.stringify(sites));
+    console.log('resumed after the worker stop in ' + resumedMs + ' ms');
+  },
+
+  async DomainOnlyModeSendsDomains(rig) {
+    const page = await start(rig, { website_domain_only: true });
+    await page.goto(rig.url('alpha.test', '/deep/path?q=1&t=Alpha'));
+    await waitDomain(rig, 'alpha.test');
+    await sleep(1200);
+    await page.goto(rig.url('beta.test', '/other/place?t=Beta'));
+    await waitDomain(rig, 'beta.test');
+    await sleep(1200);
+    await rig.focusXterm();
+    await rig.recording(false);
+    assert.deepEqual(domains(rig.sites()), ['alpha.test', 'beta.test']);
+    await rig.stopAgent();
+    const stored = rig.storedSites();
+    assert.deepEqual(stored.map((r) => r.data), [{ domain: 'alpha.test', browser: 'chromium' },
+      { domain: 'beta.test', browser: 'chromium' }], 'no url, no title');
+  },
+};
+
+async function start(rig, agentConfig = {}) {
+  await rig.startDesktop();
+  await rig.startPages();
+  await rig.startAgent(agentConfig);
+  rig.registerHost();
+  const page = await rig.startBrowser();
+  await rig.focusBrowser();
+  return page;
+}
+
+async function waitDomain(rig, domain, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const st = await rig.call('status');
+    if (st.website && st.website.recording && st.website.domain === domain) return;
+    if (Date.now() > end) throw new Error('no span for ' + domain + ': ' + JSON.stringify(st.website));
+    await sleep(100);
+  }
+}
+
+async function main() {
+  const name = process.argv[2];
+  if (!cases[name]) {
+    console.error('usage: e2e.js <' + Object.keys(cases).join('|') + '>');
+    process.exit(2);
+  }
+  const rig = new Rig();
+  const t0 = Date.now();
+  try {
+    await cases[name](rig);
+    console.log(name + ': passed in ' + (Date.now() - t0) + ' ms');
+  } catch (e) {
+    console.error(name + ': FAILED: ' + (e && e.stack));
+    console.error('--- host/agent log (tail) ---\n' + rig.logOf('agent').split('\n').slice(-30).join('\n'));
+    process.exitCode = 1;
+  } finally {
+    await rig.close();
+  }
+}
+main();
