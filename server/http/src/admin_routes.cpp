@@ -111,10 +111,11 @@ Reply Service::getAccountMappings(const HttpRequest& req) {
   if (auto e = requireAdmin(*caller)) return std::unexpected(*e);
   auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "account mappings"));
-  auto r = (*lease)->run("wm_mappings_list",
-                         "select m.os_account, u.email, u.user_id from agent.account_mappings m "
-                         "join public.users u on u.user_id = m.user_id where m.company_id = $1::uuid order by m.os_account",
-                         {caller->claims.company_id});
+  auto r =
+      (*lease)->run("wm_mappings_list",
+                    "select m.os_account, u.email, u.user_id from agent.account_mappings m "
+                    "join public.users u on u.user_id = m.user_id where m.company_id = $1::uuid order by m.os_account",
+                    {caller->claims.company_id});
   if (!r) return std::unexpected(dbError(r.error(), "account mappings"));
   if (auto cm = commit(**lease); !cm) return std::unexpected(dbError(cm.error(), "account mappings"));
   nlohmann::json list = nlohmann::json::array();

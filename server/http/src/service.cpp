@@ -102,7 +102,8 @@ Result<void> Service::setClaims(PooledConnection& c, const TxClaims& claims) {
 
 ApiError Service::dbError(const Error& e, const char* what) {
   if (e.code == Errc::kNotFound && e.message == kTokenNotCurrent) {
-    return ApiError{401, "token_revoked", "this sign-in has ended (password changed or account disabled); sign in again"};
+    return ApiError{401, "token_revoked",
+                    "this sign-in has ended (password changed or account disabled); sign in again"};
   }
   const std::string_view state = db::sqlState(e);
   if (e.code == Errc::kBusy) return ApiError{503, "unavailable", "the server is busy; try again", 1};

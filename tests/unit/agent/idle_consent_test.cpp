@@ -457,8 +457,8 @@ TEST_F(AgentConsentTest, LiftingAPreapprovalRevokesTheAdministratorsGrants) {
     revoked.push_back(events[i].data["consent_type"]);
   }
   std::sort(revoked.begin(), revoked.end());
-  EXPECT_EQ(revoked,
-            (std::vector<std::string>{"activity", "app_usage", "auto_tracking", "screenshots", "usb", "website_usage"}));
+  EXPECT_EQ(revoked, (std::vector<std::string>{"activity", "app_usage", "auto_tracking", "screenshots", "usb",
+                                               "website_usage"}));
   EXPECT_TRUE(restarted.required()) << "now the person is asked";
   restarted.setConfig(config);
   EXPECT_EQ(sink.of(RecordKind::kConsentEvent).size(), 11u) << "revoked once";
