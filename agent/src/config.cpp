@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "workmonitor/agent/website_usage.h"
+
 namespace wm::agent {
 
 using nlohmann::json;
@@ -74,6 +76,28 @@ void readStrings(const json& j, const char* key, size_t max_items, std::vector<s
     problems.push_back(std::string(key) + ": must be a list of at most " + std::to_string(max_items) +
                        " non-empty names; keeping the previous list");
     return;
+  }
+  out.clear();
+  for (const auto& v : *it) out.push_back(v.get<std::string>());
+}
+
+// A list of excluded sites: every entry passes siteEntryProblem(), else the previous list stays.
+void readSites(const json& j, const char* key, size_t max_items, std::vector<std::string>& out,
+               std::vector<std::string>& problems) {
+  auto it = j.find(key);
+  if (it == j.end()) return;
+  if (!it->is_array() || it->size() > max_items) {
+    problems.push_back(std::string(key) + ": must be a list of at most " + std::to_string(max_items) +
+                       " host names; keeping the previous list");
+    return;
+  }
+  for (const auto& v : *it) {
+    const std::string why = v.is_string() ? siteEntryProblem(v.get_ref<const std::string&>()) : "not a string";
+    if (!why.empty()) {
+      problems.push_back(std::string(key) + ": " + (v.is_string() ? "'" + v.get<std::string>() + "': " : "") + why +
+                         "; keeping the previous list");
+      return;
+    }
   }
   out.clear();
   for (const auto& v : *it) out.push_back(v.get<std::string>());
@@ -150,6 +174,7 @@ LoadedConfig configFromJson(const json& j) {
   readBool(j, "usb_events", cc.usb_events, p);
   readBool(j, "website_usage", cc.website_usage, p);
   readBool(j, "website_domain_only", cc.website_domain_only, p);
+  readSites(j, "website_excluded_sites", 500, cc.website_excluded_sites, p);
   std::string lock = cc.lock_as_break ? "break" : "idle";
   readChoice(j, "lock_counts_as", {"idle", "break"}, lock, p);
   cc.lock_as_break = lock == "break";
@@ -179,6 +204,7 @@ LoadedConfig configFromJson(const json& j) {
                                  "usb_events",
                                  "website_usage",
                                  "website_domain_only",
+                                 "website_excluded_sites",
                                  "lock_counts_as"};
   for (const auto& [key, value] : j.items()) {
     bool known = false;
@@ -240,6 +266,7 @@ json configToJson(const AgentConfig& c) {
               {"usb_events", c.collectors.usb_events},
               {"website_usage", c.collectors.website_usage},
               {"website_domain_only", c.collectors.website_domain_only},
+              {"website_excluded_sites", c.collectors.website_excluded_sites},
               {"lock_counts_as", c.collectors.lock_as_break ? "break" : "idle"}};
 }
 

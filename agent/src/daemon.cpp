@@ -9,7 +9,8 @@ namespace wm::agent {
 namespace daemon_detail {
 
 WebsiteConfig websiteConfig(const AgentConfig& c) {
-  return WebsiteConfig{c.collectors.website_usage, c.collectors.website_domain_only, c.tracker.pulse};
+  return WebsiteConfig{c.collectors.website_usage, c.collectors.website_domain_only, c.tracker.pulse,
+                       c.collectors.website_excluded_sites};
 }
 
 namespace {
@@ -187,6 +188,21 @@ Result<void> Daemon::startIdleWatcher() {
   });
 }
 
+platform::WindowInfo Daemon::appWindow(platform::WindowInfo w) const {
+  if (web_->withholdsTitle(w)) w.title.clear();
+  return w;
+}
+
+void Daemon::rejudgeWindowTitle(const std::string& browser) {
+  // A browser's report comes a moment after its window's title: what it says applies to the spans shown since
+  // its previous report.
+  const MonoTime now = clock_.mono();
+  auto [it, first] = tab_reported_.try_emplace(browser, now);
+  const MonoTime since = first ? MonoTime::min() : it->second;
+  it->second = now;
+  if (!raw_window_.app.empty()) tracker_->retitleWindow(appWindow(raw_window_), since);
+}
+
 void Daemon::startWatchers() {
   idle_ = platform::makeIdleWatcher();
   auto ok = startIdleWatcher();
@@ -199,7 +215,8 @@ void Daemon::startWatchers() {
   auto fok = foreground_->start([this](const platform::WindowInfo& w) {
     asio::post(io_, [this, w] {
       if (stopping_) return;
-      tracker_->onWindow(w);
+      raw_window_ = w;
+      tracker_->onWindow(appWindow(w));
       web_->onWindow(w);
     });
   });
@@ -222,6 +239,7 @@ void Daemon::applyConfig(const AgentConfig& merged, const json& profile_settings
   const bool consent_changed = consent_->setConfig(c);  // a changed set asks again before it runs
   tracker_->setConfig(trackerConfigFor(c));
   web_->setConfig(websiteConfig(c));
+  if (!raw_window_.app.empty()) tracker_->onWindow(appWindow(raw_window_));  // from now on, no retitling
   // Activity counts on/off.
   setActivityCounting(c.collectors.activity_counts && allowed("activity"));
   if (usb_) {  // USB device events on/off
@@ -445,7 +463,9 @@ Result<json> Daemon::handle(const protocol::Request& req) {
   if (req.cmd == "tab") {
     auto tab = tabFromJson(a);
     if (!tab) return std::unexpected(tab.error());
-    return web_->onTab(*tab);
+    json reply = web_->onTab(*tab);
+    rejudgeWindowTitle(tab->browser);
+    return reply;
   }
   if (auto r = sync_->handle(req)) return std::move(*r);
   return fail(Errc::kInvalidInput, "unknown command '" + req.cmd + "'");

@@ -16,6 +16,7 @@
 #include <ctime>
 #include <fstream>
 #include <future>
+#include <map>
 #include <sstream>
 #include <thread>
 #include "workmonitor/agent/activity.h"
@@ -135,6 +136,12 @@ class Daemon {
   std::unique_ptr<platform::IdleWatcher> idle_;
   std::unique_ptr<platform::ForegroundWatcher> foreground_;
   std::string idle_problem_, window_problem_;
+  // The foreground window as the platform reported it; the tracker gets appWindow(), which withholds the
+  // title of a private or unrecorded browser window (WebsiteTracker::withholdsTitle).
+  platform::WindowInfo raw_window_;
+  platform::WindowInfo appWindow(platform::WindowInfo w) const;
+  void rejudgeWindowTitle(const std::string& browser);
+  std::map<std::string, MonoTime> tab_reported_;  // each browser's last `tab` message
   // --- lock, unlock, sleep, resume (issue 6) ---
   void startSessionWatcher();
   void onSessionEvent(platform::SessionEvent e);

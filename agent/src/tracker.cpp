@@ -174,6 +174,31 @@ void Tracker::onWindow(const platform::WindowInfo& window) {
   maybeOpenAppSpan(now);
 }
 
+void Tracker::retitleWindow(const platform::WindowInfo& window, MonoTime unconfirmed_since) {
+  if (window.app != window_.app || window.exe_path != window_.exe_path) return onWindow(window);
+  if (window.title == window_.title) return;
+  tick();
+  window_ = window;
+  const MonoTime now = clock_.mono();
+  auto retitle = [&](Record& r) {
+    r.data["title"] = window.title;
+    r.revision += 1;
+    emit(r);
+  };
+  if (app_ && app_->mono_start > unconfirmed_since) {
+    // A title shown before its browser spoke: what the browser says applies to the span from its start ...
+    retitle(app_->rec);
+    // ... and to the one before it, of the same app, shown since that moment too (a private window's first
+    // title, the page a moment before).
+    if (window.title.empty() && last_app_ && last_app_end_ - Millis(last_app_->duration_ms) > unconfirmed_since &&
+        last_app_->data.value("exe_path", "") == window.exe_path && !last_app_->data.value("title", "").empty())
+      retitle(*last_app_);
+    return;
+  }
+  closeAppSpan(now);  // what the browser said before held until now
+  maybeOpenAppSpan(now);
+}
+
 Result<json> Tracker::startTimer(const TimerSpec& spec) {
   tick();
   if (pending_) applyDecision(config_.idle_default);

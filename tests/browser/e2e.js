@@ -52,6 +52,11 @@ const cases = {
     // app_usage record: the agent's app tracker records window titles — not the extension's doing.)
     const bytes = rig.outboxBytes() + rig.logOf('agent');
     assert.ok(!bytes.includes('private.test'), 'nothing of the private page');
+    // Chromium marks nothing in a private window's title: the agent withholds it from app usage because the
+    // extension sees no window it may report while Chromium is in front.
+    const titles = chromiumTitles(rig);
+    assert.ok(titles.includes('Page /before - Chromium'), JSON.stringify(titles));
+    assert.ok(!titles.some((t) => t.includes('inbox')), 'the private window title is not kept: ' + JSON.stringify(titles));
   },
 
   async OtherWindowEndsTheSpan(rig) {
@@ -116,8 +121,34 @@ const cases = {
     const stored = rig.storedSites();
     assert.deepEqual(stored.map((r) => r.data), [{ domain: 'alpha.test', browser: 'chromium' },
       { domain: 'beta.test', browser: 'chromium' }], 'no url, no title');
+    // Nor the page titles through the window titles of app usage.
+    const titles = chromiumTitles(rig);
+    assert.ok(!titles.some((t) => /Alpha|Beta|Page/.test(t)), JSON.stringify(titles));
+  },
+
+  async ExcludedSitesRecordNothing(rig) {
+    const page = await start(rig, { website_excluded_sites: ['beta.test'] });
+    for (const [host, p] of [['alpha.test', '/a'], ['beta.test', '/account?t=Balance'], ['gamma.test', '/c']]) {
+      await page.goto(rig.url(host, p));
+      if (host !== 'beta.test') await waitDomain(rig, host);
+      await sleep(1300);
+    }
+    await rig.focusXterm();
+    await rig.recording(false);
+    assert.deepEqual(domains(rig.sites()), ['alpha.test', 'gamma.test'], JSON.stringify(rig.sites()));
+    await rig.stopAgent();
+    // The extension knew the list before its first report: the excluded address never left the browser.
+    assert.ok(!(rig.outboxBytes() + rig.logOf('agent')).includes('beta.test'), 'nothing of the excluded site');
+    const titles = chromiumTitles(rig);
+    assert.ok(titles.some((t) => t.includes('/a')), JSON.stringify(titles));
+    assert.ok(!titles.some((t) => /Balance|account/.test(t)), 'no title of the excluded site: ' + JSON.stringify(titles));
   },
 };
+
+// The window titles of Chromium's app-usage records in the outbox (after stopAgent()).
+function chromiumTitles(rig) {
+  return rig.storedApps().filter((r) => r.data.app === 'Chromium').map((r) => r.data.title);
+}
 
 async function start(rig, agentConfig = {}) {
   await rig.startDesktop();

@@ -160,6 +160,13 @@ class Rig {
       "SELECT id, start_ms, end_ms, data FROM records WHERE kind = 'website_usage' ORDER BY start_ms"], { encoding: 'utf8' });
     return (out.trim() ? JSON.parse(out) : []).map((r) => ({ ...r, data: JSON.parse(r.data) }));
   }
+  /// The app-usage records (window titles), read like storedSites().
+  storedApps() {
+    const db = path.join(this.dir, 'state', 'outbox.db');
+    const out = execFileSync('sqlite3', ['-json', db,
+      "SELECT id, start_ms, end_ms, data FROM records WHERE kind = 'app_usage' ORDER BY start_ms"], { encoding: 'utf8' });
+    return (out.trim() ? JSON.parse(out) : []).map((r) => ({ ...r, data: JSON.parse(r.data) }));
+  }
   outboxBytes() {
     let s = '';
     for (const f of ['outbox.db', 'outbox.db-wal']) {

@@ -36,6 +36,20 @@ TEST(Config, GoodValuesApplyBadValuesAreReportedAndKeepDefaults) {
   EXPECT_EQ(c.problems.size(), 3u);
 }
 
+TEST(Config, ExcludedSitesAreHostNamesOrTheListIsKept) {
+  auto c = configFromJson(json{{"website_excluded_sites", {"bank.example", "*.health.example"}}});
+  EXPECT_TRUE(c.problems.empty());
+  EXPECT_EQ(c.config.collectors.website_excluded_sites, (std::vector<std::string>{"bank.example", "*.health.example"}));
+  EXPECT_EQ(configToJson(c.config)["website_excluded_sites"], (json{"bank.example", "*.health.example"}));
+  for (const json& bad :
+       {json{"https://bank.example/"}, json{"ok.example", 3}, json("bank.example"), json{"bank.example:443"}}) {
+    auto b = configFromJson(json{{"website_excluded_sites", bad}});
+    ASSERT_EQ(b.problems.size(), 1u) << bad.dump();
+    EXPECT_NE(b.problems[0].find("website_excluded_sites"), std::string::npos);
+    EXPECT_TRUE(b.config.collectors.website_excluded_sites.empty()) << bad.dump();
+  }
+}
+
 TEST(Config, MalformedFileMeansDefaultsAndAProblem) {
   const auto path = std::filesystem::temp_directory_path() / "wm-config-test.json";
   { std::ofstream(path) << "{ idle_threshold_s: "; }

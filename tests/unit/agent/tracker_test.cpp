@@ -486,5 +486,54 @@ TEST(IdleDecisionNames, RoundTrip) {
   EXPECT_FALSE(decisionFromName("forever"));
 }
 
+// A browser says a moment after its window came to front that the window is private: the title goes from
+// the spans shown since its previous word, not from the spans before.
+TEST_F(TrackerTest, AWithheldTitleLeavesTheSpansShownSinceTheBrowsersPreviousWord) {
+  ASSERT_TRUE(tracker->startTimer({"p1", "", ""}));
+  tracker->onWindow(window("browser", "News"));
+  advance(seconds(1));
+  const MonoTime previous_word = clock.mono();  // the extension vouched for "News"
+  advance(seconds(1));
+  tracker->onWindow(window("browser", "Secret A"));  // the private window comes to front
+  clock.advance(Millis(100));
+  tracker->onWindow(window("browser", "Secret B"));
+  clock.advance(Millis(100));
+  tracker->retitleWindow(window("browser", ""), previous_word);  // the extension: no window it may see
+  advance(seconds(30));
+  tracker->onWindow(window("browser", ""));  // the same window again: no new span
+  auto apps = sink.of(RecordKind::kAppUsage);
+  ASSERT_EQ(apps.size(), 3u);
+  EXPECT_EQ(apps[0].data["title"], "News");  // begun before the browser's previous word
+  EXPECT_EQ(apps[1].data["title"], "");
+  EXPECT_EQ(apps[2].data["title"], "");
+  EXPECT_TRUE(apps[2].isOpen());
+  for (const auto& r : sink.latest) EXPECT_EQ(r.second.data.dump().find("Secret"), std::string::npos) << r.first;
+  EXPECT_EQ(tracker->status()["window"]["title"], "");
+}
+
+TEST_F(TrackerTest, ATitleTheBrowserAllowsFillsTheSpanItBeganWithoutOne) {
+  ASSERT_TRUE(tracker->startTimer({"p1", "", ""}));
+  tracker->onWindow(window("editor", "a.cpp"));
+  advance(minutes(1));
+  const MonoTime previous_word = clock.mono();  // the browser lost focus: "no window"
+  clock.advance(Millis(50));
+  tracker->onWindow(window("browser", ""));  // back to it: withheld until its extension speaks
+  clock.advance(Millis(200));
+  tracker->retitleWindow(window("browser", "News"), previous_word);
+  advance(minutes(1));
+  // A title the browser now withholds from a span it had vouched for: that span ends, the rest has none.
+  tracker->retitleWindow(window("browser", ""), clock.mono() - seconds(1));
+  advance(minutes(1));
+  auto apps = sink.of(RecordKind::kAppUsage);
+  ASSERT_EQ(apps.size(), 3u);
+  EXPECT_EQ(apps[0].data["title"], "a.cpp");
+  EXPECT_EQ(apps[1].data["title"], "News");
+  EXPECT_EQ(apps[1].duration_ms, 60'200);
+  EXPECT_EQ(apps[2].data["title"], "");
+  // Another app in between: retitling is a plain window change.
+  tracker->retitleWindow(window("editor", "b.cpp"), clock.mono());
+  EXPECT_EQ(sink.of(RecordKind::kAppUsage).size(), 4u);
+}
+
 }  // namespace
 }  // namespace wm::agent

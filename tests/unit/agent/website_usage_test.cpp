@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 
 namespace wm::agent {
@@ -162,7 +163,7 @@ TEST_F(WebsiteTest, NothingWhileNotWorkingAndSpansFollowTheGate) {
 }
 
 TEST_F(WebsiteTest, DomainOnlyKeepsNoPathAndNoTitle) {
-  web.setConfig(WebsiteConfig{true, true, 10s});
+  web.setConfig(WebsiteConfig{true, true, 10s, {}});
   web.onWindow(chromium());
   web.onTab(tab("https://mail.example.com/inbox/123", "Inbox (3) - someone@example.com"));
   clock.advance(10s);
@@ -173,12 +174,78 @@ TEST_F(WebsiteTest, DomainOnlyKeepsNoPathAndNoTitle) {
 }
 
 TEST_F(WebsiteTest, DisabledRecordsNothing) {
-  web.setConfig(WebsiteConfig{false, false, 10s});
+  web.setConfig(WebsiteConfig{false, false, 10s, {}});
   web.onWindow(chromium());
   EXPECT_EQ(web.onTab(tab("https://example.com/"))["reason"], "website tracking is off");
   clock.advance(10s);
   web.shutdown();
   EXPECT_EQ(sink.puts, 0);
+}
+
+// The rule's cases are shared with the extension (extension/test/core.test.js reads the same file).
+TEST(SiteMatches, FollowsTheSharedCases) {
+  std::ifstream in(std::string(WM_SOURCE_DIR_FALLBACK) + "/tests/data/excluded_sites_cases.json");
+  ASSERT_TRUE(in) << "tests/data/excluded_sites_cases.json";
+  const json cases = json::parse(in);
+  ASSERT_GE(cases.size(), 10u);
+  for (const auto& c : cases)
+    EXPECT_EQ(siteMatches(c["host"].get<std::string>(), c["entry"].get<std::string>()), c["match"].get<bool>())
+        << c.dump();
+}
+
+TEST(SiteEntryProblem, AcceptsHostNamesOnly) {
+  for (const char* ok : {"example.com", "*.example.com", "localhost", "intranet_host", "xn--bcher-kva.example"})
+    EXPECT_EQ(siteEntryProblem(ok), "") << ok;
+  for (const char* bad : {"", "*.", "https://example.com", "example.com/path", "example.com:443", "exa mple.com",
+                          "*example.com", ".example.com", "a..b", "*.*.example.com"})
+    EXPECT_NE(siteEntryProblem(bad), "") << bad;
+  EXPECT_NE(siteEntryProblem(std::string(254, 'a')), "");
+}
+
+TEST_F(WebsiteTest, ExcludedSitesAreNotRecordedAndTheReplySaysWhichSettingsApply) {
+  web.setConfig(WebsiteConfig{true, false, 10s, {"bank.example"}});
+  web.onWindow(chromium());
+  json reply = web.onTab(tab("https://online.bank.example/accounts", "Balance"));
+  EXPECT_FALSE(reply["recording"]);
+  EXPECT_EQ(reply["reason"], "an excluded site");
+  EXPECT_EQ(reply["settings"], (json{{"domain_only", false}, {"excluded_sites", {"bank.example"}}}));
+  clock.advance(5s);
+  reply = web.onTab(tab("https://mybank.example/", "Look-alike"));
+  EXPECT_TRUE(reply["recording"]);
+  clock.advance(5s);
+  web.shutdown();
+  auto spans = sink.spans();
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0].data["domain"], "mybank.example");
+}
+
+TEST_F(WebsiteTest, TitlesOfPrivateOrUnrecordedBrowserWindowsAreWithheld) {
+  // A browser without the extension: nothing says its window is private, unless the title does.
+  EXPECT_FALSE(web.withholdsTitle(chromium()));
+  platform::WindowInfo firefox{"Firefox", "/usr/lib/firefox-esr/firefox-esr", 50,
+                               "Inbox — Mozilla Firefox Private Browsing", "firefox-esr"};
+  EXPECT_TRUE(web.withholdsTitle(firefox));
+  firefox.title = "Inbox — Mozilla Firefox";
+  EXPECT_FALSE(web.withholdsTitle(firefox));
+  EXPECT_TRUE(titleMarksPrivateWindow("Bank and 2 more pages - [InPrivate] - Microsoft Edge"));
+
+  web.onTab(tab("https://example.com/a", "News"));
+  EXPECT_FALSE(web.withholdsTitle(chromium()));
+  EXPECT_FALSE(web.withholdsTitle(terminal()));
+  web.onTab(tab("", "", false));  // the extension sees no focused window: an incognito window it may not enter
+  EXPECT_TRUE(web.withholdsTitle(chromium()));
+  EXPECT_FALSE(web.withholdsTitle(terminal()));
+  web.onTab(tab("", "", true));  // a private tab it may see
+  EXPECT_TRUE(web.withholdsTitle(chromium()));
+  web.onTab(tab("chrome://settings", "Settings"));
+  EXPECT_TRUE(web.withholdsTitle(chromium()));
+  web.setConfig(WebsiteConfig{true, false, 10s, {"example.com"}});
+  web.onTab(tab("https://www.example.com/a", "News"));
+  EXPECT_TRUE(web.withholdsTitle(chromium()));
+  web.setConfig(WebsiteConfig{true, true, 10s, {}});  // domain only: no page titles anywhere
+  EXPECT_TRUE(web.withholdsTitle(chromium()));
+  web.setConfig(WebsiteConfig{});
+  EXPECT_FALSE(web.withholdsTitle(chromium()));
 }
 
 }  // namespace

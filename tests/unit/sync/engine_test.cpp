@@ -656,9 +656,10 @@ class WireMonitor {
       m.cv.notify_all();
     }
   };
+  // Until n requests have been on the wire at once (peak, not active: the other may already have answered).
   bool wait(int n, Millis timeout = Millis(3000)) {
     std::unique_lock lk(mu);
-    return cv.wait_for(lk, timeout, [&] { return active >= n; });
+    return cv.wait_for(lk, timeout, [&] { return peak >= n; });
   }
   std::mutex mu;
   std::condition_variable cv;

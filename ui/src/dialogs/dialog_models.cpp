@@ -262,6 +262,7 @@ std::string settingLabel(const std::string& key) {
       {"usb_events", "USB device events"},
       {"website_usage", "Website usage"},
       {"website_domain_only", "Record website domains only"},
+      {"website_excluded_sites", "Websites never recorded"},
       {"lock_counts_as", "A locked screen counts as"},
   };
   const auto it = kLabels.find(key);

@@ -35,7 +35,10 @@ struct CollectorConfig {
   bool usb_events = true;            // USB connected / disconnected / present at start
   bool website_usage = true;         // tab messages from the browser extension
   bool website_domain_only = false;  // keep only the domain of a URL
-  bool lock_as_break = false;        // a locked screen is idle (default) or a break
+  /// Sites never recorded (each host and its subdomains; website_usage.h siteMatches): the extension is told
+  /// and reports nothing of them, and a browser window showing one keeps no title in app usage.
+  std::vector<std::string> website_excluded_sites;
+  bool lock_as_break = false;  // a locked screen is idle (default) or a break
 };
 
 struct AgentConfig {

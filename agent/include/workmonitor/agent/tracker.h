@@ -100,6 +100,12 @@ class Tracker {
   /// ... and is back (the last input was since_last_input ago).
   void onActive(Millis since_last_input);
   void onWindow(const platform::WindowInfo& window);
+  /// The foreground window's title judged again when its browser's extension spoke. Spans of this window
+  /// begun after `unconfirmed_since` (the browser's previous word) were shown without that word: the
+  /// open one takes the new title in place, and when the title is withheld, so does the one before it if it
+  /// is of the same app and also began after it. An older open span ends and a new one begins. Another
+  /// window is onWindow().
+  void retitleWindow(const platform::WindowInfo& window, MonoTime unconfirmed_since);
   /// Explicit sleep notification (logind PrepareForSleep, WM_POWERBROADCAST): spans close now.
   void onSuspend();
   void onResume();

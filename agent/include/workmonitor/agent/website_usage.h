@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -44,10 +45,25 @@ std::optional<CleanUrl> cleanUrl(std::string_view url);
 /// Whether the foreground window belongs to `browser` (its app name, WM_CLASS or executable).
 bool isBrowserWindow(const std::string& browser, const platform::WindowInfo& window);
 
+/// An `excluded_sites` entry ("example.com", "*.example.com") matches that host and every subdomain, never a
+/// look-alike suffix ("badexample.com"); case, surrounding blanks and a trailing dot do not matter. The
+/// extension applies the same rule before anything leaves the browser (extension/src/core.js siteMatches);
+/// tests/data/excluded_sites_cases.json holds the cases both are tested against.
+bool siteMatches(std::string_view host, std::string_view entry);
+bool siteExcluded(std::string_view host, const std::vector<std::string>& entries);
+/// The setting's validator (agent config, profiles, policy): a host name of letters, digits, '-', '_' and
+/// '.', optionally "*." first, at most 253 bytes; no scheme, path, port or blank. Empty: valid, else why not.
+std::string siteEntryProblem(std::string_view entry);
+
+/// A window title that says its window is private (Firefox "Private Browsing", Edge "InPrivate"). Chromium
+/// marks nothing in an incognito window's title; there only its extension can tell (WebsiteTracker).
+bool titleMarksPrivateWindow(std::string_view title);
+
 struct WebsiteConfig {
   bool enabled = true;
   bool domain_only = false;  // keep the domain only: no path, no title
   Millis pulse{std::chrono::seconds(10)};
+  std::vector<std::string> excluded_sites;  // never recorded, and the extension is told so
 };
 
 class WebsiteTracker {
@@ -56,8 +72,14 @@ class WebsiteTracker {
   using Gate = std::function<bool()>;
   WebsiteTracker(const Clock& clock, UuidV7Generator& ids, RecordSink& sink, WebsiteConfig config, Gate gate);
 
-  /// A browser's active tab changed. Returns {recording, reason} (reason says why nothing is recorded).
+  /// A browser's active tab changed. Returns {recording, reason, settings}: reason says why nothing is
+  /// recorded; settings ({domain_only, excluded_sites}) are what the extension applies before it reports.
   nlohmann::json onTab(const TabInfo& tab);
+  /// Whether the app tracker must not keep this foreground window's title: a title marked private, or a
+  /// window of a browser whose extension reports a private tab, no window it may see (an incognito window it
+  /// is not allowed in), a page that is not recorded (excluded, a browser page) or domain-only detail. A
+  /// browser without the extension keeps its titles (nothing says otherwise), unless they are marked private.
+  bool withholdsTitle(const platform::WindowInfo& window) const;
   void onWindow(const platform::WindowInfo& window);
   /// The gate may have changed (timer, idle, break, lock): open or close the span accordingly.
   void refresh();
