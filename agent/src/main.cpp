@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "browser_host_cli.h"
 #include "workmonitor/agent/control_client.h"
 #include "workmonitor/agent/daemon.h"
 #include "workmonitor/agent/paths.h"
@@ -333,7 +334,11 @@ int main(int argc, char** argv) {
   tab->add_flag("--incognito", tab_incognito, "A private window: never recorded");
   tab->add_flag("--json", g.json_out);
 
+  wm::agent::BrowserHostCli browser_host;
+  auto* browser_host_cmd = wm::agent::addBrowserHostCommand(app, browser_host);
+
   CLI11_PARSE(app, argc, argv);
+  if (*browser_host_cmd) return wm::agent::runBrowserHost(browser_host);  // files only: no agent needed
 
   if (*run) {
     wm::agent::DaemonOptions o;

@@ -177,14 +177,17 @@ class Rig {
     return s;
   }
 
-  /// Chromium's user manifest for the host (HOME/.config/chromium/NativeMessagingHosts).
+  /// The host's manifest for this user's Chromium, written by the agent's own `browser-host install` (the
+  /// command a person or the package runs), then checked with `browser-host status`.
   registerHost() {
-    const dir = path.join(this.home, '.config', 'chromium', 'NativeMessagingHosts');
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'com.workmonitor.host.json'), JSON.stringify({
-      name: 'com.workmonitor.host', description: 'WorkMonitor', path: this.hostBin, type: 'stdio',
-      allowed_origins: ['chrome-extension://' + EXTENSION_ID + '/'],
-    }));
+    const run = (...args) => execFileSync(this.agentBin, ['browser-host', ...args, '--browser', 'chromium'],
+      { env: this.env(), encoding: 'utf8' });
+    run('install', '--host-path', this.hostBin);
+    const st = JSON.parse(run('status', '--json'));
+    if (!st.browsers[0].installed) throw new Error('browser-host status: ' + JSON.stringify(st));
+    const manifest = JSON.parse(fs.readFileSync(st.browsers[0].manifest, 'utf8'));
+    if (!manifest.allowed_origins.includes('chrome-extension://' + EXTENSION_ID + '/'))
+      throw new Error('the manifest does not allow the extension: ' + JSON.stringify(manifest));
   }
 
   /// Pages on loopback: http://<name>.test:<port>/<path> (Chromium maps *.test to 127.0.0.1).

@@ -1,5 +1,6 @@
 // POSIX locations (XDG base directories) and flock(2)-based instance lock.
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +30,24 @@ fs::path home() {
 }
 
 }  // namespace
+
+fs::path selfExecutable() {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path() : p;
+}
+
+fs::path userHome() {
+  if (auto h = env("HOME")) return *h;
+  if (const struct passwd* pw = ::getpwuid(::getuid()); pw && pw->pw_dir) return fs::path(pw->pw_dir);
+  return {};
+}
+
+fs::path userConfigHome() {
+  if (auto x = env("XDG_CONFIG_HOME"); x && x->is_absolute()) return *x;
+  const fs::path h = userHome();
+  return h.empty() ? fs::path() : h / ".config";
+}
 
 AgentPaths resolvePaths(const std::optional<fs::path>& state_dir, const std::optional<fs::path>& socket,
                         const std::optional<fs::path>& config) {

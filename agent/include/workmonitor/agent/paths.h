@@ -24,6 +24,13 @@ AgentPaths resolvePaths(const std::optional<std::filesystem::path>& state_dir,
                         const std::optional<std::filesystem::path>& socket,
                         const std::optional<std::filesystem::path>& config);
 
+/// This program's own executable (Linux: /proc/self/exe); empty when the OS does not say.
+std::filesystem::path selfExecutable();
+/// The user's home ($HOME, else the password database) and config directory ($XDG_CONFIG_HOME if absolute,
+/// else home/.config).
+std::filesystem::path userHome();
+std::filesystem::path userConfigHome();
+
 /// Creates dir (and parents) readable by the user alone; refuses one owned by someone else.
 Result<void> ensurePrivateDir(const std::filesystem::path& dir);
 
