@@ -12,6 +12,25 @@ install(FILES ${linux}/workmonitor-agent.service DESTINATION ${CMAKE_INSTALL_PRE
 install(FILES ${linux}/policy.json.example DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/workmonitor-agent/examples
         COMPONENT agent)
 
+# The browser extension's side (issue 16): the native-messaging host, outside PATH (browsers start it); its
+# manifests for Debian's browsers (Chromium, Firefox ESR), written by the agent's own `browser-host install`
+# under the staging root, so the package and the command never differ; the extension's source for a company
+# to pack and publish; example managed policies that force-install it. Chrome, Edge and Brave: the admin runs
+# `workmonitor-agent browser-host install --system` (README.Debian).
+set(WM_INSTALLED_NMHOST ${CMAKE_INSTALL_PREFIX}/lib/workmonitor/workmonitor-nmhost)
+install(TARGETS workmonitor-nmhost RUNTIME DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/workmonitor COMPONENT agent)
+install(CODE "execute_process(COMMAND \"$<TARGET_FILE:workmonitor-agent>\" browser-host install --system
+                --browser chromium --browser firefox --root \"\$ENV{DESTDIR}/\" --host-path \"${WM_INSTALLED_NMHOST}\"
+              COMMAND_ERROR_IS_FATAL ANY)"
+        COMPONENT agent)
+install(FILES ${PROJECT_SOURCE_DIR}/extension/manifest.json
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/workmonitor/browser-extension COMPONENT agent)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/extension/src/
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/workmonitor/browser-extension/src COMPONENT agent)
+install(FILES ${linux}/browser-policies/chromium-workmonitor.json.example
+              ${linux}/browser-policies/firefox-policies.json.example
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/workmonitor-agent/examples COMPONENT agent)
+
 if(TARGET workmonitor-server)
   target_compile_definitions(workmonitor-server PRIVATE WM_INSTALLED_MIGRATIONS_DIR="${WM_INSTALLED_MIGRATIONS_DIR}")
   install(TARGETS workmonitor-server RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT server)

@@ -68,6 +68,13 @@ check "workmonitor-server --help runs" in_root 'workmonitor-server --help | grep
 check "workmonitor-tray is installed with its autostart entry and icons" in_root \
   'test -x /usr/bin/workmonitor-tray && test -f /etc/xdg/autostart/workmonitor-tray.desktop &&
    test -f /usr/share/icons/hicolor/scalable/apps/workmonitor.svg && test -f /usr/share/icons/hicolor/48x48/apps/workmonitor.png'
+check "the browser extension's host and its Chromium and Firefox manifests are installed, and browser-host status accepts them" \
+  in_root 'test -x /usr/lib/workmonitor/workmonitor-nmhost &&
+   test "$(workmonitor-agent browser-host status --system --browser chromium --browser firefox --json | grep -c "\"installed\": true")" = 2'
+check "the extension's source and the managed-policy examples are installed" in_root \
+  'test -f /usr/share/workmonitor/browser-extension/manifest.json && test -f /usr/share/workmonitor/browser-extension/src/background.js &&
+   test -f /usr/share/doc/workmonitor-agent/examples/chromium-workmonitor.json.example &&
+   test -f /usr/share/doc/workmonitor-agent/examples/firefox-policies.json.example'
 check "the server's user exists and its settings file is 0640 root:workmonitor-server with a generated secret" in_root \
   'id workmonitor-server >/dev/null && test "$(stat -c %a:%U:%G /etc/workmonitor/server.env)" = 640:root:workmonitor-server &&
    grep -Eq "^JWT_SECRET=.{40,}$" /etc/workmonitor/server.env'
