@@ -2,7 +2,7 @@
 // (BrowserExtensionE2E.<Case>, tests/browser/CMakeLists.txt). Real Chromium, real agent, real host, Xvfb.
 'use strict';
 const assert = require('node:assert/strict');
-const { Rig, sleep } = require('./harness.js');
+const { Rig, sleep, waitUntil } = require('./harness.js');
 
 // A span ended and no other open: what the report's lanes say about websites.
 const domains = (sites) => sites.map((s) => s.domain);
@@ -104,6 +104,39 @@ const cases = {
     for (let i = 1; i < sites.length; i++)
       assert.ok(sites[i].start_ms >= sites[i - 1].end_ms - 50, 'no overlap: ' + JSON.stringify(sites));
     console.log('resumed after the worker stop in ' + resumedMs + ' ms');
+  },
+
+  async BrowserRestartRestoresTabsAndReporting(rig) {
+    const page = await start(rig);
+    await page.goto(rig.url('alpha.test', '/before-restart'));
+    await waitDomain(rig, 'alpha.test');
+    await sleep(1200);
+    await rig.closeBrowser();
+    await rig.recording(false, 5000); // a closed browser leaves no span open
+    const t0 = Date.now();
+    await rig.startBrowser({ restore: true });
+    const restored = await waitUntil(() => rig.context.pages().find((p) => p.url().includes('/before-restart')),
+      10000, 'the restored tab');
+    await restored.bringToFront();
+    await rig.focusBrowser();
+    await waitDomain(rig, 'alpha.test', 10000);
+    const resumedMs = Date.now() - t0;
+    await sleep(1200);
+    const t1 = Date.now();
+    await restored.goto(rig.url('beta.test', '/after-restart'));
+    await waitDomain(rig, 'beta.test', 3000);
+    const nextMs = Date.now() - t1;
+    await sleep(1200);
+    await rig.focusXterm();
+    await rig.recording(false);
+    const sites = rig.sites();
+    // alpha before the restart, alpha restored, beta; nothing open, nothing doubled, nothing overlapping.
+    assert.deepEqual(domains(sites), ['alpha.test', 'alpha.test', 'beta.test'], JSON.stringify(sites));
+    for (let i = 1; i < sites.length; i++)
+      assert.ok(sites[i].start_ms >= sites[i - 1].end_ms - 50, 'no overlap: ' + JSON.stringify(sites));
+    assert.ok(nextMs < 1500, 'the first tab event after the restart was recorded in ' + nextMs + ' ms');
+    console.log('after the restart: the restored tab recorded ' + resumedMs + ' ms after launch; the next tab event in ' +
+      nextMs + ' ms');
   },
 
   async DomainOnlyModeSendsDomains(rig) {

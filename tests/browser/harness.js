@@ -205,10 +205,13 @@ class Rig {
     return 'http://' + host + ':' + this.port + p;
   }
 
-  async startBrowser() {
+  /// Chromium with the extension on this rig's profile; restore: the last session's tabs come back (what a
+  /// person restarting the browser gets with "Continue where you left off").
+  async startBrowser({ restore = false } = {}) {
     const { chromium } = loadPlaywright();
     const args = ['--load-extension=' + EXTENSION_DIR, '--disable-extensions-except=' + EXTENSION_DIR,
       '--host-resolver-rules=MAP *.test 127.0.0.1', '--no-first-run', '--disable-features=DisableLoadExtensionCommandLineSwitch'];
+    if (restore) args.push('--restore-last-session');
     if (process.getuid && process.getuid() === 0) args.push('--no-sandbox');
     this.context = await chromium.launchPersistentContext(path.join(this.home, '.config', 'chromium'), {
       executablePath: CHROMIUM, headless: false, args, env: this.env(), viewport: null,
@@ -219,6 +222,11 @@ class Rig {
       throw new Error('unexpected worker ' + this.worker.url());
     this.page = this.context.pages()[0] || await this.context.newPage();
     return this.page;
+  }
+  /// Quits the browser the way a person does (its session is saved); its host exits with it.
+  async closeBrowser() {
+    await this.context.close();
+    this.context = null;
   }
   /// The browser's X window, activated (openbox), so the agent sees Chromium in front.
   async focusBrowser() {
