@@ -157,6 +157,13 @@ int Daemon::run() {
       [this] { return tracker_->currentEntryId(); },
       [this](const std::string& name, const json& data) {
         if (server_) server_->broadcast(name, data);
+      },
+      [this] {
+        // A private browser window in front: every window of that browser is blacked out in the shot.
+        std::vector<std::string> apps;
+        if (!raw_window_.app.empty() && web_->privateWindow(raw_window_))
+          apps = {raw_window_.app, raw_window_.wm_class};
+        return apps;
       });
   // --- end screenshots ---
   sync_->start();

@@ -204,6 +204,8 @@ void ScreenshotTaker::startShot(WallTime taken_at) {
   job->taken_at = taken_at;
   if (hooks_.entry_id) job->entry_id = hooks_.entry_id();
   job->options = shotOptions(config_);
+  if (hooks_.private_apps)
+    for (auto& app : hooks_.private_apps()) job->options.excluded_apps.push_back(std::move(app));
   job->notify = config_.notify;
   job->generation = generation_;
   in_flight_ = true;
@@ -482,11 +484,13 @@ json ScreenshotTaker::status() const {
 ScreenshotService::ScreenshotService(boost::asio::io_context& io, const Clock& clock, UuidV7Generator& ids,
                                      RecordSink& sink, std::unique_ptr<platform::ScreenCapturer> capturer,
                                      fs::path spool_dir, ScreenshotConfig config, std::function<bool()> gate,
-                                     std::function<std::optional<std::string>()> entry_id, Broadcast broadcast)
+                                     std::function<std::optional<std::string>()> entry_id, Broadcast broadcast,
+                                     std::function<std::vector<std::string>()> private_apps)
     : io_(io), clock_(clock), capturer_(std::move(capturer)), timer_(io) {
   ScreenshotTaker::Hooks hooks;
   hooks.gate = std::move(gate);
   hooks.entry_id = std::move(entry_id);
+  hooks.private_apps = std::move(private_apps);
   hooks.post = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
   hooks.on_shot = [broadcast = std::move(broadcast)](const json& data) {
     if (broadcast) broadcast("screenshot", data);

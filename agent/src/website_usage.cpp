@@ -257,14 +257,22 @@ json WebsiteTracker::onTab(const TabInfo& tab) {
   return out;
 }
 
-bool WebsiteTracker::withholdsTitle(const platform::WindowInfo& window) const {
+bool WebsiteTracker::privateWindow(const platform::WindowInfo& window) const {
   if (titleMarksPrivateWindow(window.title)) return true;
   for (const auto& [browser, tab] : tabs_) {
     if (!isBrowserWindow(browser, window)) continue;
-    if (tab.incognito || config_.domain_only) return true;
+    if (tab.incognito) return true;
     const auto url = cleanUrl(tab.url);
     return !url || siteExcluded(url->host, config_.excluded_sites);
   }
+  return false;
+}
+
+bool WebsiteTracker::withholdsTitle(const platform::WindowInfo& window) const {
+  if (privateWindow(window)) return true;
+  if (!config_.domain_only) return false;
+  for (const auto& [browser, tab] : tabs_)
+    if (isBrowserWindow(browser, window)) return true;
   return false;
 }
 

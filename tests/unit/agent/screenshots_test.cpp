@@ -148,6 +148,7 @@ class ScreenshotTakerTest : public ::testing::Test {
 
   ScreenshotTaker& taker(uint64_t seed = 42) {
     ScreenshotTaker::Hooks h;
+    h.private_apps = [this] { return private_apps_; };
     h.gate = [this] { return collecting_; };
     h.entry_id = [this] { return entry_; };
     h.post = [this](std::function<void()> fn) {
@@ -193,6 +194,7 @@ class ScreenshotTakerTest : public ::testing::Test {
   std::mutex mu_;
   std::deque<std::function<void()>> posted_;
   std::vector<json> events_;
+  std::vector<std::string> private_apps_;
   std::unique_ptr<ScreenshotTaker> taker_;
 };
 
@@ -288,6 +290,22 @@ TEST_F(ScreenshotTakerTest, AShotWritesAPrivateImageAndItsRecordAndAnnouncesIt) 
   ASSERT_EQ(::stat(spool_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   EXPECT_EQ(t.status().at("taken"), 2);
+}
+
+// Issue 16: a browser showing a private window in front is blacked out like an excluded app, for that shot only.
+TEST_F(ScreenshotTakerTest, APrivateBrowserWindowInFrontIsBlackedOut) {
+  capturer_.windows = {platform::WindowRect{"Chromium", {50, 50, 300, 200}, "chromium", "/usr/lib/chromium/chromium"}};
+  auto& t = taker();
+  private_apps_ = {"Chromium"};
+  untilNextMoment();
+  private_apps_.clear();
+  clock_.advance(std::chrono::duration_cast<Millis>(t.nextDeadline() - clock_.mono()));
+  t.tick();  // the interval's end: the next one is planned
+  untilNextMoment();
+  std::vector<int> redacted;
+  for (const auto& r : sink_.records)
+    if (r.data.at("monitor") == "DP-1") redacted.push_back(r.data.at("redacted_windows"));
+  EXPECT_EQ(redacted, (std::vector<int>{1, 0}));
 }
 
 // Issue 7: a small private JPEG per image for the employee's own view, next to the spool, kept 7 days.

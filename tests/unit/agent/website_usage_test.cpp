@@ -232,8 +232,10 @@ TEST_F(WebsiteTest, TitlesOfPrivateOrUnrecordedBrowserWindowsAreWithheld) {
   web.onTab(tab("https://example.com/a", "News"));
   EXPECT_FALSE(web.withholdsTitle(chromium()));
   EXPECT_FALSE(web.withholdsTitle(terminal()));
+  EXPECT_FALSE(web.privateWindow(chromium()));
   web.onTab(tab("", "", false));  // the extension sees no focused window: an incognito window it may not enter
   EXPECT_TRUE(web.withholdsTitle(chromium()));
+  EXPECT_TRUE(web.privateWindow(chromium()));
   EXPECT_FALSE(web.withholdsTitle(terminal()));
   web.onTab(tab("", "", true));  // a private tab it may see
   EXPECT_TRUE(web.withholdsTitle(chromium()));
@@ -242,8 +244,10 @@ TEST_F(WebsiteTest, TitlesOfPrivateOrUnrecordedBrowserWindowsAreWithheld) {
   web.setConfig(WebsiteConfig{true, false, 10s, {"example.com"}});
   web.onTab(tab("https://www.example.com/a", "News"));
   EXPECT_TRUE(web.withholdsTitle(chromium()));
+  EXPECT_TRUE(web.privateWindow(chromium()));         // an excluded site is blacked out in screenshots too
   web.setConfig(WebsiteConfig{true, true, 10s, {}});  // domain only: no page titles anywhere
   EXPECT_TRUE(web.withholdsTitle(chromium()));
+  EXPECT_FALSE(web.privateWindow(chromium()));  // ... but the page itself is not private
   web.setConfig(WebsiteConfig{});
   EXPECT_FALSE(web.withholdsTitle(chromium()));
 }

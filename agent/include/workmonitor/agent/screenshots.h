@@ -64,6 +64,9 @@ class ScreenshotTaker {
     std::function<void(std::function<void()>)> post;
     /// The `screenshot` event ({id, monitor, width, height, taken_at, unchanged, path}), when config.notify.
     std::function<void(const nlohmann::json&)> on_shot;
+    /// Apps whose windows are private at this moment (a browser showing a private or excluded page in front,
+    /// WebsiteTracker::privateWindow): blacked out in this shot like config.excluded_apps.
+    std::function<std::vector<std::string>()> private_apps;
   };
 
   /// seed 0 = from std::random_device. The spool directory is created (0700) when missing.
@@ -159,7 +162,8 @@ class ScreenshotService {
   ScreenshotService(boost::asio::io_context& io, const Clock& clock, UuidV7Generator& ids, RecordSink& sink,
                     std::unique_ptr<platform::ScreenCapturer> capturer, std::filesystem::path spool_dir,
                     ScreenshotConfig config, std::function<bool()> gate,
-                    std::function<std::optional<std::string>()> entry_id, Broadcast broadcast);
+                    std::function<std::optional<std::string>()> entry_id, Broadcast broadcast,
+                    std::function<std::vector<std::string>()> private_apps = {});
   ~ScreenshotService();
   void setConfig(const ScreenshotConfig& config);
   void stop();

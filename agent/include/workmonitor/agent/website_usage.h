@@ -80,6 +80,10 @@ class WebsiteTracker {
   /// is not allowed in), a page that is not recorded (excluded, a browser page) or domain-only detail. A
   /// browser without the extension keeps its titles (nothing says otherwise), unless they are marked private.
   bool withholdsTitle(const platform::WindowInfo& window) const;
+  /// The part of withholdsTitle() that is about the window's content, not the detail kept: a title marked
+  /// private, or a browser window whose extension reports a private tab, no window it may see, a browser page
+  /// or an excluded site. Screenshots black such a browser's windows out.
+  bool privateWindow(const platform::WindowInfo& window) const;
   void onWindow(const platform::WindowInfo& window);
   /// The gate may have changed (timer, idle, break, lock): open or close the span accordingly.
   void refresh();
