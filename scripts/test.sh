@@ -24,7 +24,8 @@ build build/test all -DCMAKE_BUILD_TYPE=RelWithDebInfo
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
 ctest --test-dir build/test-asan -L '^unit$' -j "$jobs" --output-on-failure 2>&1 | tee build/unit.log || status=1
-# The browser tests' one npm package (playwright-core, pinned by tests/browser/package-lock.json).
+# The browser tests' npm packages (playwright-core for Chromium, puppeteer-core for Firefox ESR; pinned by
+# tests/browser/package-lock.json).
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) 2>&1 | tee build/npm.log || status=1
 ctest --test-dir build/test -L '^(platform|integration|e2e|gui)$' -j "$jobs" --output-on-failure 2>&1 |
   tee build/system.log || status=1

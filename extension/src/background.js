@@ -11,7 +11,9 @@ const SETTINGS_KEY = 'wm_settings';
 const api = {
   browser: isFirefox ? 'firefox' : WorkMonitorCore.browserFromBrands(globalThis.navigator?.userAgentData?.brands),
   async queryActive() {
-    const win = await ext.windows.getLastFocused({ populate: true, windowTypes: ['normal', 'popup'] });
+    // Firefox ignores windowTypes here and logs a deprecation error for it on every call (since Firefox 62).
+    const query = isFirefox ? { populate: true } : { populate: true, windowTypes: ['normal', 'popup'] };
+    const win = await ext.windows.getLastFocused(query);
     if (!win || !win.focused) return null;
     const tab = (win.tabs || []).find((t) => t.active);
     if (!tab) return null;

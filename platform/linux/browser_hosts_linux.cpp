@@ -2,7 +2,7 @@
 // documentation (user: <config>/<browser dir>/NativeMessagingHosts; system: /etc/chromium/native-messaging-hosts,
 // /etc/opt/chrome/native-messaging-hosts); Edge and Brave follow the same scheme under their own names; Firefox:
 // MDN's ~/.mozilla/native-messaging-hosts and /usr/lib/mozilla/native-messaging-hosts. Verified here with Debian's
-// Chromium (user scope, tests/browser) and Firefox ESR where its test runs; the others are marked unverified.
+// Chromium and Firefox ESR 153 (user scope, tests/browser); the others are marked unverified.
 #include <system_error>
 
 #include "workmonitor/platform/browser_hosts.h"
@@ -54,7 +54,7 @@ const std::vector<Known>& known() {
        ".mozilla/native-messaging-hosts",
        "/usr/lib/mozilla/native-messaging-hosts",
        {"/usr/bin/firefox", "/usr/bin/firefox-esr", "/usr/lib/firefox-esr/firefox-esr", "/usr/lib/firefox/firefox"},
-       false,
+       true,
        false},
   };
   return k;

@@ -120,7 +120,9 @@ class Rig {
     if (!a || a.exitCode !== null) return;
     const done = new Promise((r) => a.once('exit', r));
     a.kill('SIGTERM');
-    await Promise.race([done, sleep(10000)]);
+    let timer;
+    await Promise.race([done, new Promise((r) => { timer = setTimeout(r, 10000); })]);
+    clearTimeout(timer); // a pending 10 s timer would keep the test process alive after the test
     this.agent = null;
   }
 
