@@ -10,4 +10,6 @@ cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DWM_BUILD_BENCH=O
   { cat build/bench.configure.log; exit 1; }
 cmake --build build/bench -j "$(nproc)" >build/bench.build.log 2>&1 ||
   { tail -n 150 build/bench.build.log; exit 1; }
+# The browser benchmark's npm packages (tests/browser/package-lock.json).
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 ctest --test-dir build/bench -L '^bench$' ${1:+-R "$1"} --verbose --timeout 3600

@@ -66,6 +66,9 @@ class Rig {
     const log = fs.openSync(path.join(this.dir, name + '.log'), 'a');
     const p = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', log, log] });
     fs.closeSync(log);
+    // A program that cannot start (missing, not executable) is said in its log, not an uncaught crash that
+    // leaves the rest of the rig running.
+    p.on('error', (e) => fs.appendFileSync(path.join(this.dir, name + '.log'), 'cannot start ' + argv[0] + ': ' + e.message + '\n'));
     this.procs.push(p);
     return p;
   }
