@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include <spdlog/spdlog.h>
+#include "workmonitor/nmhost/log.h"
 
 namespace wm::nmhost {
 
@@ -19,13 +19,14 @@ Host::Host(const Clock& clock, AgentConnector connect, std::string parent_browse
 
 std::vector<json> Host::onFrame(const Frame& frame) {
   if (frame.error != FrameError::kNone) {
-    spdlog::warn("rejected a message from the browser: {} (declared length {})", frameErrorCode(frame.error),
-                 frame.declared_length);
+    log::warn(std::string("rejected a message from the browser: ") + frameErrorCode(frame.error) +
+              " (declared length " + std::to_string(frame.declared_length) + ")");
     return {makeError(frameErrorCode(frame.error), "the host rejected a message")};
   }
   Message m = parseMessage(frame.body);
   if (m.error != FrameError::kNone) {
-    spdlog::warn("rejected a message from the browser: {} ({} bytes)", frameErrorCode(m.error), frame.body.size());
+    log::warn(std::string("rejected a message from the browser: ") + frameErrorCode(m.error) + " (" +
+              std::to_string(frame.body.size()) + " bytes)");
     return {makeError(frameErrorCode(m.error), "the host rejected a message")};
   }
   return onMessage(m.json);
@@ -34,12 +35,12 @@ std::vector<json> Host::onFrame(const Frame& frame) {
 std::vector<json> Host::onMessage(const json& message) {
   auto in = parseIncoming(message);
   if (!in) {
-    spdlog::warn("rejected a message from the browser: {}", in.error().message);
+    log::warn("rejected a message from the browser: " + in.error().message);
     return {makeError("invalid_message", in.error().message)};
   }
   if (in->kind == Incoming::Kind::kHello) {
     browser_ = identifyBrowser(parent_browser_, args_family_, in->hello.browser);
-    spdlog::info("serving browser '{}' (from {})", browser_.name, browser_.source);
+    log::info("serving browser '" + browser_.name + "' (from " + browser_.source + ")");
     const bool running = agent_ || connect();
     if (!running) scheduleRetry();
     told_not_running_ = !running;
@@ -52,13 +53,13 @@ std::vector<json> Host::onMessage(const json& message) {
 bool Host::connect() {
   auto c = connector_();
   if (!c) {
-    if (c.error().message != last_error_) spdlog::info("no agent to talk to: {}", c.error().message);
+    if (c.error().message != last_error_) log::info("no agent to talk to: " + c.error().message);
     last_error_ = c.error().message;
     return false;
   }
   agent_ = std::move(*c);
   last_error_.clear();
-  spdlog::info("connected to the agent");
+  log::info("connected to the agent");
   return true;
 }
 
@@ -95,13 +96,13 @@ std::vector<json> Host::deliver(bool from_timer) {
       return out;
     }
     if (r.error().code == Errc::kInvalidInput) {  // the agent refused this report: retrying would not help
-      spdlog::warn("the agent refused a tab report: {}", r.error().message);
+      log::warn("the agent refused a tab report: " + r.error().message);
       pending_.reset();
       out.push_back(makeError("agent_refused", r.error().message));
       return out;
     }
     // The connection broke (the agent restarted): one fresh connection, then back off.
-    spdlog::info("lost the agent: {}", r.error().message);
+    log::info("lost the agent: " + r.error().message);
     agent_.reset();
   }
   scheduleRetry();
@@ -111,7 +112,7 @@ std::vector<json> Host::deliver(bool from_timer) {
 }
 
 std::vector<json> Host::onAgentHangup() {
-  spdlog::info("the agent closed the connection");
+  log::info("the agent closed the connection");
   agent_.reset();
   // The agent that comes back knows nothing of the current tab: tell it again.
   if (!pending_ && delivered_) pending_ = delivered_;

@@ -11,11 +11,9 @@
 #include <string>
 #include <vector>
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include "workmonitor/agent/paths.h"
 #include "workmonitor/nmhost/host.h"
+#include "workmonitor/nmhost/log.h"
 #include "workmonitor/platform/process_info.h"
 
 namespace {
@@ -33,7 +31,7 @@ std::string browserFromParent() {
     if (!p) return "unknown";
     const std::string b = browserFromProcess(p->exe.string(), p->name);
     if (b != "unknown" || !isIntermediary(p->exe.string(), p->name)) {
-      if (b == "unknown") spdlog::info("started by '{}', not a browser this host knows", p->name);
+      if (b == "unknown") log::info("started by '" + p->name + "', not a browser this host knows");
       return b;
     }
     pid = p->parent_pid;
@@ -56,7 +54,7 @@ bool send(const std::vector<nlohmann::json>& messages) {
   for (const auto& m : messages) {
     auto frame = encodeFrame(m);
     if (!frame) {
-      spdlog::error("a reply exceeded the browser's 1 MB limit and was dropped");
+      log::error("a reply exceeded the browser's 1 MB limit and was dropped");
       frame = encodeFrame(makeError("reply_too_large", "the agent's answer was too large for the browser"));
     }
     if (!writeAll(STDOUT_FILENO, *frame)) return false;
@@ -71,9 +69,9 @@ int run(const std::vector<std::string>& args) {
   SystemClock clock;
   Host host(clock, controlSocketConnector(paths.socket.string(), Millis(3000)), parent, family);
   const BrowserIdentity& id = host.browser();
-  spdlog::info("workmonitor-nmhost {} for '{}' (from {}), agent socket {}", WM_VERSION, id.name, id.source,
-               paths.socket.string());
-  if (id.mismatch) spdlog::warn("the parent process says '{}' but the arguments name another browser family", parent);
+  log::info(std::string("workmonitor-nmhost ") + WM_VERSION + " for '" + id.name + "' (from " + id.source +
+            "), agent socket " + paths.socket.string());
+  if (id.mismatch) log::warn("the parent process says '" + parent + "' but the arguments name another browser family");
 
   FrameDecoder decoder;
   std::vector<Frame> frames;
@@ -86,7 +84,7 @@ int run(const std::vector<std::string>& args) {
     const int r = ::poll(fds, count, timeout);
     if (r < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("poll: {}", std::strerror(errno));
+      log::error(std::string("poll: ") + std::strerror(errno));
       return 1;
     }
     if (r == 0) {
@@ -101,9 +99,9 @@ int run(const std::vector<std::string>& args) {
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {  // the browser closed the port
       if (auto last = decoder.finish()) {
-        spdlog::warn("the browser's input ended inside a message ({})", frameErrorCode(last->error));
+        log::warn(std::string("the browser's input ended inside a message (") + frameErrorCode(last->error) + ")");
       }
-      spdlog::info("stdin closed; exiting");
+      log::info("stdin closed; exiting");
       return 0;
     }
     frames.clear();
@@ -112,8 +110,8 @@ int run(const std::vector<std::string>& args) {
       if (!send(host.onFrame(f))) return 0;  // stdout gone: the browser is gone too
     }
     if (decoder.failed()) {
-      spdlog::error("the browser's input is out of step (a length of {} bytes); closing",
-                    frames.empty() ? 0 : frames.back().declared_length);
+      log::error("the browser's input is out of step (a length of " +
+                 std::to_string(frames.empty() ? 0 : frames.back().declared_length) + " bytes); closing");
       return 1;
     }
   }
@@ -123,10 +121,7 @@ int run(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);  // a closed stdout or socket is an error value, not a signal
-  auto logger = spdlog::stderr_logger_st("nmhost");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ nmhost: %v");
-  if (const char* level = std::getenv("WORKMONITOR_NMHOST_LOG")) spdlog::set_level(spdlog::level::from_str(level));
+  if (const char* level = std::getenv("WORKMONITOR_NMHOST_LOG")) log::setLevel(level);
   std::vector<std::string> args(argv + 1, argv + argc);
   for (const auto& a : args) {
     if (a == "--help" || a == "-h") {
