@@ -46,6 +46,9 @@ class Rig {
     this.agentBin = process.env.WM_AGENT_BINARY;
     this.hostBin = process.env.WM_NMHOST_BINARY;
     if (!this.agentBin || !this.hostBin) throw new Error('WM_AGENT_BINARY and WM_NMHOST_BINARY must be set');
+    // Browsers start the host by its absolute path (and browser-host install insists on one).
+    this.agentBin = path.resolve(this.agentBin);
+    this.hostBin = path.resolve(this.hostBin);
   }
 
   env(extra = {}) {
