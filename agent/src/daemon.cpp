@@ -196,7 +196,10 @@ Result<void> Daemon::startIdleWatcher() {
 }
 
 platform::WindowInfo Daemon::appWindow(platform::WindowInfo w) const {
-  if (web_->withholdsTitle(w)) w.title.clear();
+  if (web_->withholdsTitle(w))
+    w.title.clear();
+  else
+    w.title = titleWithoutUrlQueries(w.title);
   return w;
 }
 

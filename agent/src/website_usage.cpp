@@ -83,6 +83,34 @@ std::string siteEntryProblem(std::string_view entry) {
   return {};
 }
 
+std::string titleWithoutUrlQueries(std::string_view title) {
+  std::string out;
+  out.reserve(title.size());
+  size_t i = 0;
+  while (i < title.size()) {
+    const size_t end = std::min(title.find_first_of(" \t", i), title.size());
+    std::string_view token = title.substr(i, end - i);
+    const size_t cut = token.find_first_of("?#");
+    // An address: a scheme, or a host (letters, digits, '-', '.', ':') followed by a '/' before the cut.
+    bool address = false;
+    if (cut != std::string_view::npos) {
+      const std::string_view head = token.substr(0, cut);
+      const size_t slash = head.find('/');
+      address = head.find("://") != std::string_view::npos ||
+                (slash != std::string_view::npos && slash > 0 &&
+                 std::all_of(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(slash),
+                             [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == ':';
+                             }) &&
+                 head.substr(0, slash).find('.') != std::string_view::npos);
+    }
+    out += address ? token.substr(0, cut) : token;
+    if (end < title.size()) out += title[end];
+    i = end + 1;
+  }
+  return out;
+}
+
 bool titleMarksPrivateWindow(std::string_view title) {
   // Firefox ends a private window's title with "Private Browsing" ("… — Mozilla Firefox Private Browsing");
   // Edge puts "InPrivate" in it. Chromium and Chrome mark nothing (checked: Chromium 156 under Xvfb).

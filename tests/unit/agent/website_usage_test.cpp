@@ -193,6 +193,17 @@ TEST(SiteMatches, FollowsTheSharedCases) {
         << c.dump();
 }
 
+TEST(TitleWithoutUrlQueries, CutsQueriesAndFragmentsOfAddressesOnly) {
+  EXPECT_EQ(titleWithoutUrlQueries("alpha.test:41234/docs/intro?session=s3cr3t&t=x - Chromium"),
+            "alpha.test:41234/docs/intro - Chromium");
+  EXPECT_EQ(titleWithoutUrlQueries("https://mail.example.com/u/0/#inbox/123 — Mozilla Firefox"),
+            "https://mail.example.com/u/0/ — Mozilla Firefox");
+  EXPECT_EQ(titleWithoutUrlQueries("example.org/a#frag"), "example.org/a");
+  for (const char* kept : {"What is C#? - Stack Overflow", "Issue #42: crash", "Why? Because.", "a/b?c", "",
+                           "Inbox (3) - someone@example.com - Mail"})
+    EXPECT_EQ(titleWithoutUrlQueries(kept), kept) << kept;
+}
+
 TEST(SiteEntryProblem, AcceptsHostNamesOnly) {
   for (const char* ok : {"example.com", "*.example.com", "localhost", "intranet_host", "xn--bcher-kva.example"})
     EXPECT_EQ(siteEntryProblem(ok), "") << ok;

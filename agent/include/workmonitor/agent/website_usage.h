@@ -55,6 +55,11 @@ bool siteExcluded(std::string_view host, const std::vector<std::string>& entries
 /// '.', optionally "*." first, at most 253 bytes; no scheme, path, port or blank. Empty: valid, else why not.
 std::string siteEntryProblem(std::string_view entry);
 
+/// A window title with the query string and fragment cut from every address in it ("host/path?q=1#x" ->
+/// "host/path"): browsers show a page's address as the title while it loads, and app usage must not keep
+/// what website usage never does.
+std::string titleWithoutUrlQueries(std::string_view title);
+
 /// A window title that says its window is private (Firefox "Private Browsing", Edge "InPrivate"). Chromium
 /// marks nothing in an incognito window's title; there only its extension can tell (WebsiteTracker).
 bool titleMarksPrivateWindow(std::string_view title);
