@@ -226,7 +226,8 @@ std::optional<json> WebsiteTracker::wanted(std::string* reason) const {
   json data{{"domain", url->host}, {"browser", tab->browser}};
   if (!config_.domain_only) {
     data["url"] = url->url;
-    if (!tab->title.empty()) data["title"] = tab->title;
+    // A page without a <title> has its address as its tab title: no query or fragment from there either.
+    if (!tab->title.empty()) data["title"] = titleWithoutUrlQueries(tab->title);
   }
   return data;
 }

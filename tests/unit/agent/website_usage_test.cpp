@@ -213,6 +213,16 @@ TEST(SiteEntryProblem, AcceptsHostNamesOnly) {
   EXPECT_NE(siteEntryProblem(std::string(254, 'a')), "");
 }
 
+TEST_F(WebsiteTest, AnAddressAsATabTitleLosesItsQueryToo) {
+  web.onWindow(chromium());
+  web.onTab(tab("https://example.com/raw?token=abc", "example.com/raw?token=abc"));
+  clock.advance(2s);
+  web.shutdown();
+  auto spans = sink.spans();
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0].data["title"], "example.com/raw");
+}
+
 TEST_F(WebsiteTest, ExcludedSitesAreNotRecordedAndTheReplySaysWhichSettingsApply) {
   web.setConfig(WebsiteConfig{true, false, 10s, {"bank.example"}});
   web.onWindow(chromium());
