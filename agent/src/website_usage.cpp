@@ -299,9 +299,13 @@ bool WebsiteTracker::privateWindow(const platform::WindowInfo& window) const {
 
 bool WebsiteTracker::withholdsTitle(const platform::WindowInfo& window) const {
   if (privateWindow(window)) return true;
-  if (!config_.domain_only) return false;
-  for (const auto& [browser, tab] : tabs_)
-    if (isBrowserWindow(browser, window)) return true;
+  for (const auto& [browser, tab] : tabs_) {
+    if (!isBrowserWindow(browser, window)) continue;
+    // Kept only once the browser vouched for it: the window shows the title of the tab it reported. A title
+    // the window shows first (a page loading, a window the extension has not reported yet) waits for the
+    // report, which fills it into the span (Tracker::retitleWindow), so an unvouched title is never written.
+    return config_.domain_only || tab.title.empty() || !window.title.starts_with(tab.title);
+  }
   return false;
 }
 

@@ -251,8 +251,12 @@ TEST_F(WebsiteTest, TitlesOfPrivateOrUnrecordedBrowserWindowsAreWithheld) {
   EXPECT_TRUE(titleMarksPrivateWindow("Bank and 2 more pages - [InPrivate] - Microsoft Edge"));
 
   web.onTab(tab("https://example.com/a", "News"));
-  EXPECT_FALSE(web.withholdsTitle(chromium()));
+  EXPECT_FALSE(web.withholdsTitle(chromium()));  // "News - Chromium": the tab it reported
   EXPECT_FALSE(web.withholdsTitle(terminal()));
+  platform::WindowInfo loading = chromium();
+  loading.title = "example.com/b?q=1 - Chromium";  // the next page loading, before the extension's report
+  EXPECT_TRUE(web.withholdsTitle(loading));
+  EXPECT_FALSE(web.privateWindow(loading));
   EXPECT_FALSE(web.privateWindow(chromium()));
   web.onTab(tab("", "", false));  // the extension sees no focused window: an incognito window it may not enter
   EXPECT_TRUE(web.withholdsTitle(chromium()));

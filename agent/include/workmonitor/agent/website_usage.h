@@ -82,7 +82,8 @@ class WebsiteTracker {
   nlohmann::json onTab(const TabInfo& tab);
   /// Whether the app tracker must not keep this foreground window's title: a title marked private, or a
   /// window of a browser whose extension reports a private tab, no window it may see (an incognito window it
-  /// is not allowed in), a page that is not recorded (excluded, a browser page) or domain-only detail. A
+  /// is not allowed in), a page that is not recorded (excluded, a browser page) or domain-only detail, or a
+  /// title that is not (yet) the one of the tab it reported (the window's title changes before the report). A
   /// browser without the extension keeps its titles (nothing says otherwise), unless they are marked private.
   bool withholdsTitle(const platform::WindowInfo& window) const;
   /// The part of withholdsTitle() that is about the window's content, not the detail kept: a title marked
