@@ -2,7 +2,7 @@
 // (BrowserExtensionE2E.<Case>, tests/browser/CMakeLists.txt). Real Chromium, real agent, real host, Xvfb.
 'use strict';
 const assert = require('node:assert/strict');
-const { Rig, sleep, waitUntil } = require('./harness.js');
+const { Rig, sleep, waitUntil, start, waitDomain, runCase } = require('./harness.js');
 
 // A span ended and no other open: what the report's lanes say about websites.
 const domains = (sites) => sites.map((s) => s.domain);
@@ -130,8 +130,11 @@ const cases = {
     await rig.focusXterm();
     await rig.recording(false);
     const sites = rig.sites();
-    // alpha before the restart, alpha restored, beta; nothing open, nothing doubled, nothing overlapping.
-    assert.deepEqual(domains(sites), ['alpha.test', 'alpha.test', 'beta.test'], JSON.stringify(sites));
+    // alpha before the restart, alpha restored, beta; nothing open, nothing doubled, nothing overlapping. A
+    // restart quicker than the agent's pulse (1 s here) joins the two alpha spans (the heartbeat rule).
+    const seen = domains(sites);
+    assert.ok(JSON.stringify(seen) === JSON.stringify(['alpha.test', 'alpha.test', 'beta.test']) ||
+      JSON.stringify(seen) === JSON.stringify(['alpha.test', 'beta.test']), JSON.stringify(sites));
     for (let i = 1; i < sites.length; i++)
       assert.ok(sites[i].start_ms >= sites[i - 1].end_ms - 50, 'no overlap: ' + JSON.stringify(sites));
     assert.ok(nextMs < 1500, 'the first tab event after the restart was recorded in ' + nextMs + ' ms');
@@ -183,43 +186,4 @@ function chromiumTitles(rig) {
   return rig.storedApps().filter((r) => r.data.app === 'Chromium').map((r) => r.data.title);
 }
 
-async function start(rig, agentConfig = {}) {
-  await rig.startDesktop();
-  await rig.startPages();
-  await rig.startAgent(agentConfig);
-  rig.registerHost();
-  const page = await rig.startBrowser();
-  await rig.focusBrowser();
-  return page;
-}
-
-async function waitDomain(rig, domain, timeoutMs = 5000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const st = await rig.call('status');
-    if (st.website && st.website.recording && st.website.domain === domain) return;
-    if (Date.now() > end) throw new Error('no span for ' + domain + ': ' + JSON.stringify(st.website));
-    await sleep(100);
-  }
-}
-
-async function main() {
-  const name = process.argv[2];
-  if (!cases[name]) {
-    console.error('usage: e2e.js <' + Object.keys(cases).join('|') + '>');
-    process.exit(2);
-  }
-  const rig = new Rig();
-  const t0 = Date.now();
-  try {
-    await cases[name](rig);
-    console.log(name + ': passed in ' + (Date.now() - t0) + ' ms');
-  } catch (e) {
-    console.error(name + ': FAILED: ' + (e && e.stack));
-    console.error('--- host/agent log (tail) ---\n' + rig.logOf('agent').split('\n').slice(-30).join('\n'));
-    process.exitCode = 1;
-  } finally {
-    await rig.close();
-  }
-}
-main();
+runCase('e2e.js', cases, () => new Rig());

@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { Rig, EXTENSION_DIR, sleep, waitUntil } = require('./harness.js');
+const { Rig, EXTENSION_DIR, sleep, waitUntil, start, waitDomain, runCase } = require('./harness.js');
 
 const FIREFOX = process.env.WM_FIREFOX || '/usr/bin/firefox-esr';
 const GECKO_ID = JSON.parse(fs.readFileSync(path.join(EXTENSION_DIR, 'manifest.json'), 'utf8'))
@@ -352,46 +352,6 @@ function firefoxTitles(rig) {
   return rig.storedApps().filter((r) => r.data.app === 'firefox-esr').map((r) => r.data.title);
 }
 
-async function start(rig, agentConfig = {}, browserOpts = {}) {
-  await rig.startDesktop();
-  await rig.startPages();
-  await rig.startAgent(agentConfig);
-  rig.registerHost();
-  const page = await rig.startBrowser(browserOpts);
-  await rig.focusBrowser();
-  return page;
-}
-
-async function waitDomain(rig, domain, timeoutMs = 5000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const st = await rig.call('status');
-    if (st.website && st.website.recording && st.website.domain === domain) return;
-    if (Date.now() > end) throw new Error('no span for ' + domain + ': ' + JSON.stringify(st.website));
-    await sleep(100);
-  }
-}
-
-async function main() {
-  const name = process.argv[2];
-  if (!cases[name]) {
-    console.error('usage: firefox.js <' + Object.keys(cases).join('|') + '>');
-    process.exit(2);
-  }
-  const rig = new FirefoxRig();
-  const t0 = Date.now();
-  try {
-    await cases[name](rig);
-    console.log(name + ': passed in ' + (Date.now() - t0) + ' ms');
-  } catch (e) {
-    console.error(name + ': FAILED: ' + (e && e.stack));
-    console.error('--- agent log (tail) ---\n' + rig.logOf('agent').split('\n').slice(-30).join('\n'));
-    if (rig.browser) console.error('--- host log (Firefox console) ---\n' + await rig.hostLog().catch((e) => String(e)));
-    process.exitCode = 1;
-  } finally {
-    await rig.close();
-  }
-  // harness.js's stopAgent() leaves a 10 s timer behind (its race against the agent's exit); do not wait it out.
-  process.exit();
-}
-main();
+runCase('firefox.js', cases, () => new FirefoxRig(),
+  async (rig) => (rig.browser ? '--- host log (Firefox console) ---\n' + await rig.hostLog() : ''))
+  .then(() => process.exit()); // puppeteer's handles would keep the process alive a while

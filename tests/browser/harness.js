@@ -283,4 +283,49 @@ class Rig {
   }
 }
 
-module.exports = { Rig, EXTENSION_ID, EXTENSION_DIR, sleep, waitUntil };
+/// A scenario's usual start: desktop, pages, agent (with agentConfig), host, browser in front.
+async function start(rig, agentConfig = {}, browserOpts = {}) {
+  await rig.startDesktop();
+  await rig.startPages();
+  await rig.startAgent(agentConfig);
+  rig.registerHost();
+  const page = await rig.startBrowser(browserOpts);
+  await rig.focusBrowser();
+  return page;
+}
+
+/// Until the agent's status shows an open website span of `domain`.
+async function waitDomain(rig, domain, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const st = await rig.call('status');
+    if (st.website && st.website.recording && st.website.domain === domain) return;
+    if (Date.now() > end) throw new Error('no span for ' + domain + ': ' + JSON.stringify(st.website));
+    await sleep(100);
+  }
+}
+
+/// `node <script> <Case>`: runs cases[Case] on makeRig(), prints passed/FAILED with the agent's log tail (and
+/// moreLog(rig)'s text, if given), closes the rig. The exit code says the result.
+async function runCase(script, cases, makeRig, moreLog) {
+  const name = process.argv[2];
+  if (!cases[name]) {
+    console.error('usage: ' + script + ' <' + Object.keys(cases).join('|') + '>');
+    process.exit(2);
+  }
+  const rig = makeRig();
+  const t0 = Date.now();
+  try {
+    await cases[name](rig);
+    console.log(name + ': passed in ' + (Date.now() - t0) + ' ms');
+  } catch (e) {
+    console.error(name + ': FAILED: ' + (e && e.stack));
+    console.error('--- agent log (tail) ---\n' + rig.logOf('agent').split('\n').slice(-30).join('\n'));
+    if (moreLog) console.error(await moreLog(rig).catch((err) => String(err)));
+    process.exitCode = 1;
+  } finally {
+    await rig.close();
+  }
+}
+
+module.exports = { Rig, EXTENSION_ID, EXTENSION_DIR, sleep, waitUntil, start, waitDomain, runCase };
