@@ -14,6 +14,26 @@ function stripUrl(url) {
   return /^https?:\/\/[^/]/i.test(u) ? u : '';
 }
 
+/// A title with the query string and fragment cut from every word that is an address (a page without <title>
+/// shows its URL as the title). An address: a word with "://", or a host (letters, digits, '-', '.', ':', with
+/// a dot) then '/' before its '?' or '#'. "C#" or "Why?" stay. The agent applies the same rule
+/// (tests/data/title_query_cases.json holds the cases both sides pass).
+function titleWithoutUrlQueries(title) {
+  if (typeof title !== 'string') return '';
+  return title
+    .split(/([ \t])/)
+    .map((word) => {
+      const cut = word.search(/[?#]/);
+      if (cut < 0) return word;
+      const head = word.slice(0, cut);
+      const slash = head.indexOf('/');
+      const host = slash > 0 ? head.slice(0, slash) : '';
+      const address = head.includes('://') || (/^[A-Za-z0-9.:-]+$/.test(host) && host.includes('.'));
+      return address ? head : word;
+    })
+    .join('');
+}
+
 /// scheme://host[:port] of an http(s) URL (user info dropped), '' otherwise.
 function originOf(url) {
   const m = /^(https?):\/\/([^/?#]*)/i.exec(stripUrl(url));
@@ -62,8 +82,7 @@ function tabMessage(tab, settings) {
   const host = hostOf(url);
   if (s.excluded_sites.some((e) => siteMatches(host, e))) return empty;
   if (s.domain_only) return { type: 'tab', url: originOf(url), title: '', incognito: false };
-  const title = typeof tab.title === 'string' ? tab.title : '';
-  return { type: 'tab', url, title, incognito: false };
+  return { type: 'tab', url, title: titleWithoutUrlQueries(tab.title), incognito: false };
 }
 
 /// The host's `browser` guess from navigator.userAgentData brands (Firefox is told apart by the caller).
@@ -232,6 +251,7 @@ class Reporter {
 const WorkMonitorCore = {
   HOST_NAME,
   stripUrl,
+  titleWithoutUrlQueries,
   originOf,
   hostOf,
   siteMatches,

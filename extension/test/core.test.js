@@ -39,6 +39,21 @@ test('siteMatches: the host and its subdomains, never look-alikes', () => {
   for (const c of cases) assert.equal(core.siteMatches(c.host, c.entry), c.match, JSON.stringify(c));
 });
 
+// The same cases the agent's titleWithoutUrlQueries passes (tests/data/title_query_cases.json).
+test('titleWithoutUrlQueries: queries and fragments of addresses in a title are cut, other words kept', () => {
+  const cases = JSON.parse(
+    fs.readFileSync(path.join(__dirname, '..', '..', 'tests', 'data', 'title_query_cases.json'), 'utf8'));
+  assert.ok(cases.length >= 10);
+  for (const c of cases) assert.equal(core.titleWithoutUrlQueries(c.title), c.kept, JSON.stringify(c));
+  assert.equal(core.titleWithoutUrlQueries(undefined), '');
+});
+
+test("tabMessage: a title that is the page's address loses its query before it leaves the browser", () => {
+  assert.deepEqual(core.tabMessage({ url: 'https://a.example/p?t=secret', title: 'a.example/p?t=secret' }, {}), {
+    type: 'tab', url: 'https://a.example/p', title: 'a.example/p', incognito: false,
+  });
+});
+
 test('tabMessage: incognito says nothing but the flag', () => {
   const m = core.tabMessage({ url: 'https://private.example/x', title: 'Secret', incognito: true }, {});
   assert.deepEqual(m, { type: 'tab', incognito: true });
