@@ -751,8 +751,10 @@ TEST_F(EngineTest, AFailedBatchOnTheWireBesideAStoredOneIsResentAsItWas) {
       std::lock_guard lk(mu);
       seen.push_back(r);
     }
+    // Both wait until both are on the wire: the newer batch's thread may reach the server first, and were it
+    // answered before the older one arrived, the two would never be on the wire together.
+    wire.wait(2);
     if (first && fail_first) {
-      wire.wait(2);  // the newer batch is on the wire too
       std::lock_guard lk(mu);
       fail_first = false;
       return std::unexpected(TransportError{NetError::kTimeout, "timed out"});
