@@ -210,7 +210,11 @@ void Daemon::rejudgeWindowTitle(const std::string& browser) {
   auto [it, first] = tab_reported_.try_emplace(browser, now);
   const MonoTime since = first ? MonoTime::min() : it->second;
   it->second = now;
-  if (!raw_window_.app.empty()) tracker_->retitleWindow(appWindow(raw_window_), since);
+  if (raw_window_.app.empty() || !tracker_->retitleWindow(appWindow(raw_window_), since)) return;
+  // A title already written is withheld now: its old page images must not stay in the outbox's files.
+  outbox_->scrub([](Result<void> r) {
+    if (!r) spdlog::warn("outbox: a withheld title may stay in the write-ahead log: {}", r.error().message);
+  });
 }
 
 void Daemon::startWatchers() {

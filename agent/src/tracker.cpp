@@ -174,13 +174,18 @@ void Tracker::onWindow(const platform::WindowInfo& window) {
   maybeOpenAppSpan(now);
 }
 
-void Tracker::retitleWindow(const platform::WindowInfo& window, MonoTime unconfirmed_since) {
-  if (window.app != window_.app || window.exe_path != window_.exe_path) return onWindow(window);
-  if (window.title == window_.title) return;
+bool Tracker::retitleWindow(const platform::WindowInfo& window, MonoTime unconfirmed_since) {
+  if (window.app != window_.app || window.exe_path != window_.exe_path) {
+    onWindow(window);
+    return false;
+  }
+  if (window.title == window_.title) return false;
   tick();
   window_ = window;
   const MonoTime now = clock_.mono();
+  bool withheld = false;
   auto retitle = [&](Record& r) {
+    withheld = withheld || (window.title.empty() && !r.data.value("title", "").empty());
     r.data["title"] = window.title;
     r.revision += 1;
     emit(r);
@@ -193,10 +198,11 @@ void Tracker::retitleWindow(const platform::WindowInfo& window, MonoTime unconfi
     if (window.title.empty() && last_app_ && last_app_end_ - Millis(last_app_->duration_ms) > unconfirmed_since &&
         last_app_->data.value("exe_path", "") == window.exe_path && !last_app_->data.value("title", "").empty())
       retitle(*last_app_);
-    return;
+    return withheld;
   }
   closeAppSpan(now);  // what the browser said before held until now
   maybeOpenAppSpan(now);
+  return false;
 }
 
 Result<json> Tracker::startTimer(const TimerSpec& spec) {

@@ -159,8 +159,12 @@ Result<Db> openChecked(const fs::path& path) {
   if (auto r = detail::migrate(*db); !r) return std::unexpected(r.error());
   // FULL: in WAL mode NORMAL survives a killed process but can lose the last commits on power loss; an
   // acknowledged record must survive both, and group commit makes the extra fsync cheap.
-  const std::string pragmas = "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA journal_size_limit = " +
-                              std::to_string(kJournalSizeLimit) + ";";
+  // secure_delete: what a rewritten or deleted record held (a title withheld afterwards, a record uploaded
+  // and dropped) is zeroed, not left in the file's free space. Debian builds SQLite with it on by default;
+  // other builds (the Windows and macOS agents') may not, so it is said here.
+  const std::string pragmas =
+      "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA secure_delete = ON; PRAGMA journal_size_limit = " +
+      std::to_string(kJournalSizeLimit) + ";";
   if (auto r = db->exec(pragmas.c_str()); !r) return std::unexpected(r.error());
   return db;
 }

@@ -170,6 +170,13 @@ Result<void> SqliteOutbox::putSync(api::Record r) {
 
 Result<void> SqliteOutbox::flush() { return call(Op::kFlush, {}); }
 
+void SqliteOutbox::scrub(Done done) {
+  Command c;
+  c.op = Op::kScrub;
+  c.done = std::move(done);
+  enqueue(std::move(c));
+}
+
 Result<std::vector<api::Record>> SqliteOutbox::query(const RecordQuery& q) {
   std::vector<api::Record> out;
   auto r = call(Op::kRead, [&]() -> Result<void> {
@@ -351,6 +358,16 @@ void SqliteOutbox::execute(Command& c) {
     case Op::kRead: {
       auto r = c.fn();
       if (!r) abandonIfRolledBack(r.error());
+      callDone(c.done, std::move(r));
+      return;
+    }
+    case Op::kScrub: {
+      // A checkpoint cannot run inside the open transaction: what is queued is committed first.
+      if (txn_open_) commit();
+      // TRUNCATE: every frame goes into the database file (whose freed space secure_delete has zeroed) and
+      // the WAL file is cut to zero bytes, so no older page image remains in it.
+      Result<void> r = db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      if (!r) outboxLogger()->warn("outbox: cannot checkpoint the WAL: {}", r.error().message);
       callDone(c.done, std::move(r));
       return;
     }

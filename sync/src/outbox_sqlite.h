@@ -76,6 +76,7 @@ class SqliteOutbox final : public Outbox {
   void put(api::Record r, Done done) override;
   Result<void> putSync(api::Record r) override;
   Result<void> flush() override;
+  void scrub(Done done) override;
   Result<std::vector<api::Record>> query(const RecordQuery& q) override;
   Result<std::optional<api::Record>> get(const std::string& id) override;
   Result<void> setState(const std::string& key, const std::string& value) override;
@@ -89,7 +90,7 @@ class SqliteOutbox final : public Outbox {
   std::vector<OutboxIncident> startupIncidents() const override { return incidents_; }
 
  private:
-  enum class Op { kPut, kWrite, kRead, kFlush };
+  enum class Op { kPut, kWrite, kRead, kFlush, kScrub };
   // kWrite/kRead run `fn` on the writer thread inside the open transaction; `done` follows the commit for
   // everything but kRead, which is answered at once (reads see every command queued before them).
   struct Command {

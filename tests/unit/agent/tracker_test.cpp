@@ -498,7 +498,8 @@ TEST_F(TrackerTest, AWithheldTitleLeavesTheSpansShownSinceTheBrowsersPreviousWor
   clock.advance(Millis(100));
   tracker->onWindow(window("browser", "Secret B"));
   clock.advance(Millis(100));
-  tracker->retitleWindow(window("browser", ""), previous_word);  // the extension: no window it may see
+  // The extension: no window it may see. Titles already emitted are withheld: the caller is told (to scrub).
+  EXPECT_TRUE(tracker->retitleWindow(window("browser", ""), previous_word));
   advance(seconds(30));
   tracker->onWindow(window("browser", ""));  // the same window again: no new span
   auto apps = sink.of(RecordKind::kAppUsage);
@@ -519,10 +520,10 @@ TEST_F(TrackerTest, ATitleTheBrowserAllowsFillsTheSpanItBeganWithoutOne) {
   clock.advance(Millis(50));
   tracker->onWindow(window("browser", ""));  // back to it: withheld until its extension speaks
   clock.advance(Millis(200));
-  tracker->retitleWindow(window("browser", "News"), previous_word);
+  EXPECT_FALSE(tracker->retitleWindow(window("browser", "News"), previous_word));  // filled in, nothing withheld
   advance(minutes(1));
   // A title the browser now withholds from a span it had vouched for: that span ends, the rest has none.
-  tracker->retitleWindow(window("browser", ""), clock.mono() - seconds(1));
+  EXPECT_FALSE(tracker->retitleWindow(window("browser", ""), clock.mono() - seconds(1)));  // a new span, none kept
   advance(minutes(1));
   auto apps = sink.of(RecordKind::kAppUsage);
   ASSERT_EQ(apps.size(), 3u);
@@ -531,7 +532,7 @@ TEST_F(TrackerTest, ATitleTheBrowserAllowsFillsTheSpanItBeganWithoutOne) {
   EXPECT_EQ(apps[1].duration_ms, 60'200);
   EXPECT_EQ(apps[2].data["title"], "");
   // Another app in between: retitling is a plain window change.
-  tracker->retitleWindow(window("editor", "b.cpp"), clock.mono());
+  EXPECT_FALSE(tracker->retitleWindow(window("editor", "b.cpp"), clock.mono()));
   EXPECT_EQ(sink.of(RecordKind::kAppUsage).size(), 4u);
 }
 

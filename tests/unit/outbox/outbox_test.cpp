@@ -2,6 +2,7 @@
 // the size and age bounds, and the one-connection rule.
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -396,6 +397,49 @@ TEST_F(OutboxTest, ASecondConnectionIsRefused) {
   EXPECT_EQ(ob->stats()->records, 1);
   ob.reset();
   EXPECT_EQ(rawQuery(options().path, "SELECT count(*) FROM records"), "1") << "the lock ends with the outbox";
+}
+
+// A value replaced by a higher revision (a window title withheld after it was written) stays in the files as an
+// old page image until scrub(): then neither the database nor its WAL holds its bytes.
+TEST_F(OutboxTest, ScrubLeavesNoTraceOfAReplacedValueInTheFiles) {
+  auto bytesOnDisk = [&](const std::string& needle) {
+    int found = 0;
+    for (const char* suffix : {"", "-wal"}) {
+      std::ifstream in(options().path.string() + suffix, std::ios::binary);
+      const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (content.find(needle) != std::string::npos) ++found;
+    }
+    return found;
+  };
+  auto ob = open();
+  auto r = makeRecord(ids_, RecordKind::kAppUsage, t0_, std::nullopt, {{"app", "browser"}, {"title", "SecretTitle-1"}});
+  ASSERT_TRUE(ob->putSync(r));
+  for (int i = 0; i < 20; ++i)  // other records, so the page is rewritten more than once
+    ASSERT_TRUE(ob->putSync(makeRecord(ids_, RecordKind::kAppUsage, t0_ + i, t0_ + i + 1, {{"app", "x"}})));
+  r.revision += 1;
+  r.data["title"] = "";
+  ASSERT_TRUE(ob->putSync(r));
+  // Without scrub the old title is still in a file (the control: this test can fail).
+  EXPECT_GE(bytesOnDisk("SecretTitle-1"), 1);
+
+  auto again =
+      makeRecord(ids_, RecordKind::kAppUsage, t0_, std::nullopt, {{"app", "browser"}, {"title", "SecretTitle-2"}});
+  ASSERT_TRUE(ob->putSync(again));
+  again.revision += 1;
+  again.data["title"] = "";
+  ob->put(again);  // queued, not committed yet: scrub commits it first
+  std::promise<Result<void>> done;
+  ob->scrub([&](Result<void> res) { done.set_value(res); });
+  auto res = done.get_future().get();
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(bytesOnDisk("SecretTitle-1"), 0);
+  EXPECT_EQ(bytesOnDisk("SecretTitle-2"), 0);
+  EXPECT_EQ(fs::file_size(options().path.string() + "-wal"), 0u);
+  auto got = ob->get(again.id);
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->revision, again.revision);
+  EXPECT_EQ((*got)->data["title"], "");
+  EXPECT_EQ(ob->stats().value().records, 22);
 }
 
 }  // namespace

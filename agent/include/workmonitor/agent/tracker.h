@@ -104,8 +104,9 @@ class Tracker {
   /// begun after `unconfirmed_since` (the browser's previous word) were shown without that word: the
   /// open one takes the new title in place, and when the title is withheld, so does the one before it if it
   /// is of the same app and also began after it. An older open span ends and a new one begins. Another
-  /// window is onWindow().
-  void retitleWindow(const platform::WindowInfo& window, MonoTime unconfirmed_since);
+  /// window is onWindow(). True when a title already emitted was withheld by this (the caller scrubs the
+  /// outbox, so the old title does not stay in its files).
+  bool retitleWindow(const platform::WindowInfo& window, MonoTime unconfirmed_since);
   /// Explicit sleep notification (logind PrepareForSleep, WM_POWERBROADCAST): spans close now.
   void onSuspend();
   void onResume();

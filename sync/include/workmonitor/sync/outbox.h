@@ -88,6 +88,11 @@ class Outbox {
   virtual Result<void> putSync(api::Record r) = 0;
   /// Waits until everything queued so far is committed.
   virtual Result<void> flush() = 0;
+  /// Commits what is queued, then removes what earlier versions of rewritten or deleted records left in the
+  /// files: the database zeroes freed space (secure_delete) and this checkpoints the WAL and truncates it to
+  /// nothing. For a value that must not stay on disk once replaced (a window title withheld after it was
+  /// written). `done` runs on the writer thread, like put()'s.
+  virtual void scrub(Done done = {}) = 0;
 
   /// Reads see every write queued before them, committed or not yet. Rows whose stored form cannot be read
   /// back are skipped (and logged), never a crash.
