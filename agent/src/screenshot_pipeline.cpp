@@ -4,6 +4,7 @@
 #include "workmonitor/agent/screenshot_pipeline.h"
 
 #include "image_encode.h"
+#include "workmonitor/agent/site_rules.h"
 
 #include <openssl/evp.h>
 
@@ -21,12 +22,6 @@
 
 namespace wm::agent {
 namespace {
-
-std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -449,10 +444,10 @@ class Bands {
 }  // namespace
 
 bool appExcluded(const std::string& app, const std::vector<std::string>& excluded) {
-  const std::string_view name = trimmed(app);
+  const std::string_view name = blankTrimmed(app);
   if (name.empty()) return false;
   return std::any_of(excluded.begin(), excluded.end(),
-                     [&](const std::string& e) { return equalsIgnoreCase(name, trimmed(e)); });
+                     [&](const std::string& e) { return equalsIgnoreCase(name, blankTrimmed(e)); });
 }
 
 int phashDistance(uint64_t a, uint64_t b) { return std::popcount(a ^ b); }

@@ -15,14 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::array<std::pair<IdleDecision, const char*>, 5> kDecisionNames{{
-    {IdleDecision::kKeep, "keep"},
-    {IdleDecision::kDiscard, "discard"},
-    {IdleDecision::kDiscardContinue, "discard_continue"},
-    {IdleDecision::kBreak, "break"},
-    {IdleDecision::kReassign, "reassign"},
-}};
-
 json windowData(const platform::WindowInfo& w) {
   return json{{"app", w.app}, {"exe_path", w.exe_path}, {"pid", w.pid}, {"title", w.title}, {"wm_class", w.wm_class}};
 }
@@ -34,25 +26,6 @@ bool sameApp(const json& a, const json& b) {
 }
 
 }  // namespace
-
-const char* decisionName(IdleDecision d) {
-  for (const auto& [k, n] : kDecisionNames)
-    if (k == d) return n;
-  return "keep";
-}
-
-std::vector<IdleDecision> allIdleDecisions() {
-  std::vector<IdleDecision> all;
-  for (const auto& [k, n] : kDecisionNames) all.push_back(k);
-  return all;
-}
-
-std::optional<IdleDecision> decisionFromName(const std::string& name) {
-  for (const auto& [k, n] : kDecisionNames)
-    if (name == n) return k;
-  if (name == "discard-continue") return IdleDecision::kDiscardContinue;
-  return std::nullopt;
-}
 
 Tracker::Tracker(const Clock& clock, UuidV7Generator& ids, RecordSink& sink, TrackerConfig config, EventFn events)
     : clock_(clock), ids_(ids), sink_(sink), config_(config), events_(std::move(events)) {

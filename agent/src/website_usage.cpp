@@ -13,12 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool validBrowserName(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -42,74 +36,7 @@ constexpr Alias kAliases[] = {
     {"vivaldi", {"vivaldi", "vivaldi-stable", "vivaldi-bin", nullptr}},
 };
 
-std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-// Lower case, without a trailing dot (and for an entry, without a leading "*.").
-std::string siteKey(std::string_view s, bool entry) {
-  std::string out = lower(trimmed(s));
-  if (!out.empty() && out.back() == '.') out.pop_back();
-  if (entry && out.starts_with("*.")) out.erase(0, 2);
-  return out;
-}
-
 }  // namespace
-
-bool siteMatches(std::string_view host, std::string_view entry) {
-  const std::string h = siteKey(host, false), e = siteKey(entry, true);
-  if (h.empty() || e.empty()) return false;
-  return h == e || (h.size() > e.size() && h.ends_with(e) && h[h.size() - e.size() - 1] == '.');
-}
-
-bool siteExcluded(std::string_view host, const std::vector<std::string>& entries) {
-  return std::any_of(entries.begin(), entries.end(), [&](const std::string& e) { return siteMatches(host, e); });
-}
-
-std::string siteEntryProblem(std::string_view entry) {
-  std::string_view e = entry;
-  if (e.starts_with("*.")) e.remove_prefix(2);
-  if (e.empty()) return "a site must be a host name such as example.com";
-  if (entry.size() > 253) return "a site name is at most 253 bytes";
-  for (char ch : e) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (!(std::isalnum(u) || ch == '-' || ch == '.' || ch == '_'))
-      return "a site is a host name such as example.com or *.example.com, without scheme, port, path or blanks";
-  }
-  if (e.front() == '.' || e.find("..") != std::string_view::npos)
-    return "a site name has no empty labels (\"..\" or a leading dot)";
-  return {};
-}
-
-std::string titleWithoutUrlQueries(std::string_view title) {
-  std::string out;
-  out.reserve(title.size());
-  size_t i = 0;
-  while (i < title.size()) {
-    const size_t end = std::min(title.find_first_of(" \t", i), title.size());
-    std::string_view token = title.substr(i, end - i);
-    const size_t cut = token.find_first_of("?#");
-    // An address: a scheme, or a host (letters, digits, '-', '.', ':') followed by a '/' before the cut.
-    bool address = false;
-    if (cut != std::string_view::npos) {
-      const std::string_view head = token.substr(0, cut);
-      const size_t slash = head.find('/');
-      address = head.find("://") != std::string_view::npos ||
-                (slash != std::string_view::npos && slash > 0 &&
-                 std::all_of(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(slash),
-                             [](char c) {
-                               return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == ':';
-                             }) &&
-                 head.substr(0, slash).find('.') != std::string_view::npos);
-    }
-    out += address ? token.substr(0, cut) : token;
-    if (end < title.size()) out += title[end];
-    i = end + 1;
-  }
-  return out;
-}
 
 bool titleMarksPrivateWindow(std::string_view title) {
   // Firefox ends a private window's title with "Private Browsing" ("… — Mozilla Firefox Private Browsing");
@@ -133,7 +60,7 @@ Result<TabInfo> tabFromJson(const json& args) {
     return {};
   };
   if (auto r = str("browser", 64, t.browser, true); !r) return std::unexpected(r.error());
-  t.browser = lower(t.browser);
+  t.browser = asciiLower(t.browser);
   if (!validBrowserName(t.browser))
     return fail(Errc::kInvalidInput, "browser must be a short name of letters, digits, '-', '_' or '.'");
   if (auto r = str("url", 8192, t.url, false); !r) return std::unexpected(r.error());
@@ -149,7 +76,7 @@ std::optional<CleanUrl> cleanUrl(std::string_view url) {
   const size_t colon = url.find("://");
   if (colon == std::string_view::npos) return std::nullopt;
   CleanUrl c;
-  c.scheme = lower(url.substr(0, colon));
+  c.scheme = asciiLower(url.substr(0, colon));
   if (c.scheme != "http" && c.scheme != "https") return std::nullopt;
   std::string_view rest = url.substr(colon + 3);
   // The query string and fragment never leave this function.
@@ -180,15 +107,15 @@ std::optional<CleanUrl> cleanUrl(std::string_view url) {
   if (!std::all_of(port.begin(), port.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); }) ||
       port.size() > 5)
     return std::nullopt;
-  c.host = lower(host);
+  c.host = asciiLower(host);
   c.url = c.scheme + "://" + c.host + (port.empty() ? "" : ":" + std::string(port)) + std::string(path);
   return c;
 }
 
 bool isBrowserWindow(const std::string& browser, const platform::WindowInfo& window) {
   if (browser.empty()) return false;
-  const std::string candidates[] = {lower(window.app), lower(window.wm_class),
-                                    lower(std::filesystem::path(window.exe_path).filename().string())};
+  const std::string candidates[] = {asciiLower(window.app), asciiLower(window.wm_class),
+                                    asciiLower(std::filesystem::path(window.exe_path).filename().string())};
   auto matches = [&](const std::string& name) {
     for (const auto& c : candidates)
       if (!c.empty() && c == name) return true;

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "workmonitor/agent/site_rules.h"
 #include "workmonitor/agent/tracker.h"
 #include "workmonitor/api/records.h"
 #include "workmonitor/common/clock.h"
@@ -44,21 +45,6 @@ std::optional<CleanUrl> cleanUrl(std::string_view url);
 
 /// Whether the foreground window belongs to `browser` (its app name, WM_CLASS or executable).
 bool isBrowserWindow(const std::string& browser, const platform::WindowInfo& window);
-
-/// An `excluded_sites` entry ("example.com", "*.example.com") matches that host and every subdomain, never a
-/// look-alike suffix ("badexample.com"); case, surrounding blanks and a trailing dot do not matter. The
-/// extension applies the same rule before anything leaves the browser (extension/src/core.js siteMatches);
-/// tests/data/excluded_sites_cases.json holds the cases both are tested against.
-bool siteMatches(std::string_view host, std::string_view entry);
-bool siteExcluded(std::string_view host, const std::vector<std::string>& entries);
-/// The setting's validator (agent config, profiles, policy): a host name of letters, digits, '-', '_' and
-/// '.', optionally "*." first, at most 253 bytes; no scheme, path, port or blank. Empty: valid, else why not.
-std::string siteEntryProblem(std::string_view entry);
-
-/// A window title with the query string and fragment cut from every address in it ("host/path?q=1#x" ->
-/// "host/path"): browsers show a page's address as the title while it loads, and app usage must not keep
-/// what website usage never does.
-std::string titleWithoutUrlQueries(std::string_view title);
 
 /// A window title that says its window is private (Firefox "Private Browsing", Edge "InPrivate"). Chromium
 /// marks nothing in an incognito window's title; there only its extension can tell (WebsiteTracker).
