@@ -238,6 +238,34 @@ LoadedConfig loadConfig(const std::filesystem::path& path) {
 
 bool localOnlySetting(const std::string& key) { return key == "consent_preapproved"; }
 
+std::vector<SettingProblem> profileSettingsProblems(const json& settings) {
+  if (!settings.is_object()) return {{"", "the settings must be a JSON object", SettingProblem::Kind::kBadValue}};
+  std::vector<SettingProblem> out;
+  for (const auto& [key, value] : settings.items())
+    if (localOnlySetting(key))
+      out.push_back({key, "only the computer's own agent.json may set this", SettingProblem::Kind::kLocalOnly});
+  // Every problem configFromJson reports is "key: why; what the agent does instead". A refused profile
+  // changes nothing, so the fallback is left out.
+  for (const std::string& p : configFromJson(settings).problems) {
+    const size_t colon = p.find(": ");
+    if (colon == std::string::npos) {
+      out.push_back({"", p, SettingProblem::Kind::kBadValue});
+      continue;
+    }
+    SettingProblem sp{p.substr(0, colon), p.substr(colon + 2), SettingProblem::Kind::kBadValue};
+    if (localOnlySetting(sp.key)) continue;  // reported above
+    for (const char* fallback : {"; using", "; keeping"})
+      if (const size_t cut = sp.message.rfind(fallback); cut != std::string::npos) sp.message.resize(cut);
+    if (sp.message == "unknown setting, ignored") {
+      sp.message = "not a setting of this agent";
+      sp.kind = SettingProblem::Kind::kUnknown;
+    }
+    out.push_back(std::move(sp));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+  return out;
+}
+
 json configToJson(const AgentConfig& c) {
   json decisions = json::array();
   for (IdleDecision d : c.tracker.idle_decisions) decisions.push_back(decisionName(d));

@@ -47,29 +47,6 @@ std::string stringArg(const json& args, const char* key) {
 
 std::string utcOrEmpty(int64_t ms) { return ms > 0 ? formatUtc(fromUnixMs(ms)) : std::string(); }
 
-}  // namespace
-
-Result<AgentConfig> applyProfile(const AgentConfig& local, const json& profile) {
-  if (!profile.is_object() || !profile.contains("settings") || !profile["settings"].is_object())
-    return fail(Errc::kInvalidInput, "the profile has no settings object");
-  // Only the agent's own keys are checked here; the collectors' keys (screenshots, ...) are theirs.
-  const json known_keys = configToJson(AgentConfig{});
-  json ours = json::object();
-  for (const auto& [key, value] : profile["settings"].items())
-    if (known_keys.contains(key) && !localOnlySetting(key)) ours[key] = value;
-  LoadedConfig checked = configFromJson(ours);
-  if (!checked.problems.empty()) {
-    std::string why;
-    for (const auto& p : checked.problems) why += (why.empty() ? "" : "; ") + p;
-    return fail(Errc::kInvalidInput, why);
-  }
-  json merged = configToJson(local);
-  merged.update(ours);
-  return configFromJson(merged).config;
-}
-
-namespace {
-
 // The profile's settings that are the agent's (known keys, not local-only): what `settings` shows as locked.
 json profileSettingsOf(const json& profile) {
   json ours = json::object();
@@ -81,6 +58,21 @@ json profileSettingsOf(const json& profile) {
 }
 
 }  // namespace
+
+Result<AgentConfig> applyProfile(const AgentConfig& local, const json& profile) {
+  if (!profile.is_object() || !profile.contains("settings") || !profile["settings"].is_object())
+    return fail(Errc::kInvalidInput, "the profile has no settings object");
+  // A bad value refuses the profile; keys this agent does not know (a newer agent's) and local-only ones are
+  // left out, as the validator's kinds say.
+  std::string why;
+  for (const auto& p : profileSettingsProblems(profile["settings"]))
+    if (p.kind == SettingProblem::Kind::kBadValue) why += (why.empty() ? "" : "; ") + p.key + ": " + p.message;
+  if (!why.empty()) return fail(Errc::kInvalidInput, why);
+  const json ours = profileSettingsOf(profile);
+  json merged = configToJson(local);
+  merged.update(ours);
+  return configFromJson(merged).config;
+}
 
 SyncService::SyncService(SyncServiceOptions options, sync::Outbox& outbox, const Clock& clock,
                          boost::asio::io_context& io, AgentConfig local, ApplyConfig apply)

@@ -73,6 +73,31 @@ Record rec(RecordKind kind, int64_t start, std::optional<int64_t> end, json data
   return r;
 }
 
+// The one validator of a profile's settings: what the server refuses and what the agent refuses are the same
+// rules, told apart only by kind (the agent takes a newer agent's keys and ignores local-only ones).
+TEST(ProfileSettingsProblems, NamesTheFieldAndTheRuleAndNothingOfTheFallback) {
+  EXPECT_TRUE(
+      profileSettingsProblems(json{{"idle_threshold_s", 300}, {"website_excluded_sites", {"bank.example"}}}).empty());
+  const auto problems = profileSettingsProblems(json{{"screenshot_quality", 101},
+                                                     {"consent_preapproved", true},
+                                                     {"idle_treshold_s", 300},
+                                                     {"website_excluded_sites", {"https://bank.example"}}});
+  ASSERT_EQ(problems.size(), 4u);
+  EXPECT_EQ(problems[0].key, "consent_preapproved");
+  EXPECT_EQ(problems[0].kind, SettingProblem::Kind::kLocalOnly);
+  EXPECT_EQ(problems[1].key, "idle_treshold_s");
+  EXPECT_EQ(problems[1].kind, SettingProblem::Kind::kUnknown);
+  EXPECT_EQ(problems[2].key, "screenshot_quality");
+  EXPECT_EQ(problems[2].kind, SettingProblem::Kind::kBadValue);
+  EXPECT_EQ(problems[2].message, "must be an integer from 1 to 100");
+  EXPECT_EQ(problems[3].key, "website_excluded_sites");
+  EXPECT_NE(problems[3].message.find("without scheme"), std::string::npos) << problems[3].message;
+  for (const auto& p : problems) EXPECT_EQ(p.message.find("using"), std::string::npos) << p.message;
+  const auto whole = profileSettingsProblems(json::array());
+  ASSERT_EQ(whole.size(), 1u);
+  EXPECT_EQ(whole[0].key, "");
+}
+
 TEST(Report, SumsClipsAndGroups) {
   const int64_t day = 1'000'000'000;
   const int64_t h = 3'600'000;

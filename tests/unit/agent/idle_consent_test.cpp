@@ -208,6 +208,11 @@ TEST(AgentConfigIssue7, AProfileCannotPreapproveConsentButCanRestrictDecisionsAn
   ASSERT_TRUE(cfg);
   EXPECT_TRUE(cfg->consent_preapproved);
   EXPECT_FALSE(applyProfile(local, json{{"settings", {{"idle_decisions", "keep"}}}}));
+  // A newer agent's setting is no reason to refuse the rest; a bad value of a known one is, and says which.
+  EXPECT_TRUE(applyProfile(local, json{{"settings", {{"a_newer_setting", 1}, {"allow_quit", true}}}}));
+  auto refused = applyProfile(local, json{{"settings", {{"screenshot_quality", 0}}}});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "screenshot_quality: must be an integer from 1 to 100");
 }
 
 // ---- consent --------------------------------------------------------------------------------------------

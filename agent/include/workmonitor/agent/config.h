@@ -68,4 +68,20 @@ nlohmann::json configToJson(const AgentConfig& c);
 /// set_setting cannot change them.
 bool localOnlySetting(const std::string& key);
 
+/// One problem with a company profile's settings, for the field it names.
+struct SettingProblem {
+  enum class Kind {
+    kBadValue,   // a setting of this agent with a value its rules refuse
+    kUnknown,    // not a setting this agent knows (a newer agent's, or a typo)
+    kLocalOnly,  // only the computer's own agent.json may set it
+  };
+  std::string key;  // empty: the settings as a whole
+  std::string message;
+  Kind kind = Kind::kBadValue;
+};
+/// The one validator of a profile's settings: the agent applying a profile (which refuses it for a bad
+/// value and ignores the other kinds, so an older agent takes a newer profile), the server storing one and the
+/// console showing it (which refuse all three). The rules are configFromJson's; sorted by key.
+std::vector<SettingProblem> profileSettingsProblems(const nlohmann::json& settings);
+
 }  // namespace wm::agent
