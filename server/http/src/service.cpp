@@ -307,6 +307,12 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
     if (m == bhttp::verb::get) return getAccountMappings(req);
     return apiFail(405, "method_not_allowed", "method not allowed for this path");
   }
+  if (target == "/api/v1/admin/profiles") {
+    name = "/api/v1/admin/profiles";
+    if (m == bhttp::verb::post) return createProfile(req);
+    if (m == bhttp::verb::get) return listProfiles(req);
+    return apiFail(405, "method_not_allowed", "method not allowed for this path");
+  }
   for (const auto& e : kRoutes) {
     if (target != e.path) continue;
     if (auto err = only(e.verb, e.path)) return std::unexpected(*err);

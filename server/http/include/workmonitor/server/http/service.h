@@ -123,6 +123,8 @@ class Service {
   Reply unattendedToken(const HttpRequest& req);
   Reply putAccountMappings(const HttpRequest& req);
   Reply getAccountMappings(const HttpRequest& req);
+  Reply createProfile(const HttpRequest& req);
+  Reply listProfiles(const HttpRequest& req);
 
   ServerConfig config_;
   Pool pool_;
