@@ -25,12 +25,27 @@ if [[ $(id -u) -eq 0 ]] && (( (8#$(stat -c %a /) & 1) == 0 )); then
   echo "deps: / is not searchable by other users ($(stat -c %A /)); adding o+x so PostgreSQL can run" >&2
   chmod o+x /
 fi
-((${#missing[@]} == 0)) && exit 0
 sudo=""
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+need_root() {
+  [[ $(id -u) -eq 0 || -n "$sudo" ]] && return 0
+  command -v sudo >/dev/null || { echo "deps: need root (or sudo) to $1" >&2; exit 1; }
   sudo=sudo
+}
+# Firefox ESR: the browser tests drive it over WebDriver BiDi with system access (its chrome scope), which
+# the ESR in bookworm's main suite (140) lacks and the one in bookworm-security has. An installed Debian 12
+# lists the security suite in its sources (the installer and the official images write it); a root made by
+# debootstrap does not, so it gets the installer's stanza here and Firefox comes from there.
+if [[ " ${want[*]} " == *" firefox-esr "* ]] &&
+  ! grep -rqs -- 'bookworm-security' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  need_root "add the Debian security suite to apt's sources"
+  echo "deps: apt lists no bookworm-security; adding /etc/apt/sources.list.d/debian-security.sources" >&2
+  printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian-security' 'Suites: bookworm-security' \
+    'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
+    $sudo tee /etc/apt/sources.list.d/debian-security.sources >/dev/null
+  [[ " ${missing[*]} " == *" firefox-esr "* ]] || missing+=(firefox-esr) # an installed one is upgraded from there
 fi
+((${#missing[@]} == 0)) && exit 0
+need_root "install: ${missing[*]}"
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null

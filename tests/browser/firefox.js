@@ -113,7 +113,13 @@ class FirefoxRig extends Rig {
   async chromeEval(expression) {
     const c = this.browser.connection;
     const tree = await c.send('browsingContext.getTree', { 'moz:scope': 'chrome' });
-    const r = await c.send('script.evaluate', { expression, target: { context: tree.result.contexts[0].context },
+    const top = tree.result.contexts[0];
+    // An older Firefox ignores moz:scope and answers with its tabs: say so rather than fail inside a web page.
+    if (!top || !String(top.url).startsWith('chrome://')) {
+      throw new Error('this Firefox (' + await this.browser.version() + ') gives WebDriver BiDi no chrome scope ' +
+        '(its first context is ' + (top && top.url) + '); the ESR in bookworm-security has it: scripts/deps.sh test');
+    }
+    const r = await c.send('script.evaluate', { expression, target: { context: top.context },
       awaitPromise: true, resultOwnership: 'none' });
     if (r.result.type !== 'success') throw new Error('chrome eval: ' + JSON.stringify(r.result));
     return r.result.result.value;
