@@ -10,11 +10,6 @@ namespace wm::server::http {
 
 namespace {
 
-std::optional<ApiError> requireAdmin(const Caller& caller) {
-  if (caller.claims.role != "admin") return ApiError{403, "forbidden", "only a company admin may do this"};
-  return std::nullopt;
-}
-
 // An optional positive integer field, within [1, max].
 std::expected<int, ApiError> positive(const nlohmann::json& body, const char* name, int fallback, int max) {
   const auto it = body.find(name);

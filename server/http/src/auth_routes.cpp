@@ -29,6 +29,11 @@ constexpr const char* kRevokeFamily =
 
 }  // namespace
 
+std::optional<ApiError> requireAdmin(const Caller& caller) {
+  if (caller.claims.role != "admin") return ApiError{403, "forbidden", "only a company admin may do this"};
+  return std::nullopt;
+}
+
 bool isUuidText(std::string_view s) {
   static const std::regex kUuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
   return s.size() == 36 && std::regex_match(s.begin(), s.end(), kUuid);

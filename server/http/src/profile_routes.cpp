@@ -53,7 +53,7 @@ constexpr const char* kProfileColumns = "id, name, body::text, version, is_defau
 Reply Service::createProfile(const HttpRequest& req) {
   auto caller = authenticate(req);
   if (!caller) return std::unexpected(caller.error());
-  if (caller->claims.role != "admin") return apiFail(403, "forbidden", "only a company admin may do this");
+  if (auto e = requireAdmin(*caller)) return std::unexpected(*e);
   auto body = jsonBody(req);
   if (!body) return std::unexpected(body.error());
   for (const auto& [key, value] : body->items())
@@ -98,7 +98,7 @@ Reply Service::createProfile(const HttpRequest& req) {
 Reply Service::listProfiles(const HttpRequest& req) {
   auto caller = authenticate(req);
   if (!caller) return std::unexpected(caller.error());
-  if (caller->claims.role != "admin") return apiFail(403, "forbidden", "only a company admin may do this");
+  if (auto e = requireAdmin(*caller)) return std::unexpected(*e);
   auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "profiles"));
   auto r = (*lease)->run("wm_profile_list",

@@ -11,6 +11,8 @@
 namespace wm::server::http {
 
 bool isUuidText(std::string_view s);
+/// 403 forbidden unless the caller is a company admin (RLS still decides which rows an admin may touch).
+std::optional<ApiError> requireAdmin(const Caller& caller);
 /// A string field of a JSON body: nullptr when absent, not a string, or longer than `max`.
 const std::string* stringField(const nlohmann::json& j, const char* name, size_t max);
 /// The columns id, email, full_name, role, company_id, employment_type (in that order, from `col`) as `user`.
