@@ -100,6 +100,23 @@ struct Ahead {
 
 }  // namespace
 
+std::optional<Millis> cacheMaxAge(std::string_view cc) {
+  for (size_t at = 0; (at = cc.find("max-age", at)) != std::string_view::npos; at += 7) {
+    // Whole directive only: "s-maxage" is another one, and "x-max-age" is not this.
+    if (at > 0 && cc[at - 1] != ' ' && cc[at - 1] != ',' && cc[at - 1] != '\t') continue;
+    size_t i = at + 7;
+    if (i >= cc.size() || cc[i] != '=') continue;
+    ++i;
+    long long seconds = 0;
+    size_t digits = 0;
+    for (; i < cc.size() && cc[i] >= '0' && cc[i] <= '9'; ++i, ++digits)
+      seconds = std::min<long long>(seconds * 10 + (cc[i] - '0'), 1'000'000'000);
+    if (digits == 0 || (i < cc.size() && cc[i] != ',' && cc[i] != ' ' && cc[i] != ';')) return std::nullopt;
+    return std::clamp(Millis(seconds * 1000), Millis(1'000), Millis(3'600'000));
+  }
+  return std::nullopt;
+}
+
 SyncEngine::SyncEngine(SyncOptions options, Outbox& outbox, HttpTransport& transport, CredentialStore& credentials,
                        const Clock& clock, ProfileHandler on_profile)
     : options_(std::move(options)),
@@ -353,7 +370,7 @@ Millis SyncEngine::runOnce() {
       return std::max(Millis(0), std::chrono::duration_cast<Millis>(next_attempt_ - clock_.mono()));
     }
     if (!p) detail::syncLogger()->warn("profile fetch failed: {}", p.error().message);
-    next_profile_ = clock_.mono() + options_.profile_interval;
+    next_profile_ = clock_.mono() + profile_refresh_.value_or(options_.profile_interval);
   }
 
   const int64_t uploaded_before = st_.uploaded;
@@ -387,7 +404,10 @@ Millis SyncEngine::runOnce() {
   publish();
   // With `more` a full round ended with records left: hand the thread to jobs, then go on at once.
   if (!more) finishWaiters(summary);
-  return more ? Millis(0) : options_.poll_interval;
+  if (more) return Millis(0);
+  // Woken for the profile too, so a change reaches this agent within the server's max-age, not a poll later.
+  const auto to_profile = std::chrono::duration_cast<Millis>(next_profile_ - clock_.mono());
+  return std::clamp(to_profile, Millis(0), options_.poll_interval);
 }
 
 Millis SyncEngine::autoEnroll() {
@@ -487,6 +507,9 @@ ApiResult<void> SyncEngine::fetchProfile() {
   if (!etag.empty()) req.headers.emplace_back("If-None-Match", etag);
   auto reply = authedCall(req);
   if (!reply) return std::unexpected(reply.error());
+  if (auto cc = reply->raw.header("cache-control")) {
+    if (auto age = cacheMaxAge(*cc)) profile_refresh_ = age;
+  }
   if (reply->status == 304) return {};
   const std::string new_etag = reply->raw.header("etag").value_or("");
   const json& body = reply->body;

@@ -172,13 +172,17 @@ Reply Service::profile(const HttpRequest& req) {
   }
   // The tag follows the content, so it changes whenever the settings do, whatever the version says.
   const std::string etag = "\"" + hex(sha256(out.dump())).substr(0, 32) + "\"";
+  // max-age tells the agent when to ask again: how soon an admin's edit reaches it (private: one person's).
+  const std::string cache = "private, max-age=" + std::to_string(config_.profile_refresh.count());
   if (auto inm = req.find(bhttp::field::if_none_match); inm != req.end() && inm->value() == etag) {
     HttpResponse res{bhttp::status::not_modified, 11};
     res.set(bhttp::field::etag, etag);
+    res.set(bhttp::field::cache_control, cache);
     return res;
   }
   HttpResponse res = jsonResponse(200, out);
   res.set(bhttp::field::etag, etag);
+  res.set(bhttp::field::cache_control, cache);
   return res;
 }
 

@@ -120,6 +120,11 @@ Result<ServerConfig> configFromEnv(const std::function<const char*(const char*)>
     if (!n) return std::unexpected(n.error());
     c.password_reset_lifetime = std::chrono::seconds(*n);
   }
+  if (const char* v = env("PROFILE_REFRESH_SECONDS"); v && *v) {
+    auto n = number("PROFILE_REFRESH_SECONDS", v, 1, 3600);
+    if (!n) return std::unexpected(n.error());
+    c.profile_refresh = std::chrono::seconds(*n);
+  }
   const std::pair<const char*, RateLimitSpec*> limits[] = {{"RATE_LIMIT_REFRESH", &c.refresh_limit},
                                                            {"RATE_LIMIT_BATCHES", &c.batches_limit},
                                                            {"RATE_LIMIT_SCREENSHOTS", &c.screenshots_limit},

@@ -419,6 +419,48 @@ TEST_F(EngineTest, ProfileWithETagAndABadProfileKeepsTheLastGoodOne) {
   EXPECT_EQ(if_none_match, (std::vector<std::string>{"", "\"v1\"", "\"v1\"", "\"v2\"", "\"v2\""}));
 }
 
+TEST(CacheMaxAge, ReadsTheDirectiveAndKeepsItWithinBounds) {
+  EXPECT_EQ(cacheMaxAge("private, max-age=60"), Millis(60'000));
+  EXPECT_EQ(cacheMaxAge("max-age=5"), Millis(5'000));
+  EXPECT_EQ(cacheMaxAge("max-age=0"), Millis(1'000));  // never a busy loop
+  EXPECT_EQ(cacheMaxAge("max-age=99999999999999999999"), Millis(3'600'000));
+  EXPECT_EQ(cacheMaxAge("s-maxage=9, max-age=30"), Millis(30'000));
+  EXPECT_EQ(cacheMaxAge("no-store"), std::nullopt);
+  EXPECT_EQ(cacheMaxAge("x-max-age=30"), std::nullopt);
+  EXPECT_EQ(cacheMaxAge("max-age=abc"), std::nullopt);
+  EXPECT_EQ(cacheMaxAge("max-age=-5"), std::nullopt);
+  EXPECT_EQ(cacheMaxAge("max-age=12x"), std::nullopt);
+  EXPECT_EQ(cacheMaxAge("max-age"), std::nullopt);
+}
+
+// The server's max-age on the profile reply sets when the engine asks again (instead of profile_interval),
+// and the engine's wait after a round ends then, not a whole poll later.
+TEST_F(EngineTest, TheProfileIsAskedForAgainAfterTheServersMaxAge) {
+  creds_.value = "r1";
+  int asked = 0;
+  net_.setHandler([&](const HttpRequest& r) -> HttpResult {
+    if (r.url.ends_with("/auth/refresh")) return reply(200, tokens("a", "r"));
+    if (r.url.ends_with("/profile")) {
+      ++asked;
+      return reply(200, json{{"profile_id", "p"}, {"version", 1}, {"settings", json::object()}}.dump(),
+                   {{"etag", "\"v1\""}, {"cache-control", "private, max-age=4"}});
+    }
+    return reply(200, R"({"results":[]})");
+  });
+  SyncOptions o;
+  o.profile_interval = Millis(300'000);
+  o.poll_interval = Millis(15'000);
+  auto e = engine(o);
+  EXPECT_EQ(e->runOnce(), Millis(4'000));  // woken for the profile, before the 15 s poll
+  EXPECT_EQ(asked, 1);
+  clock_.advance(Millis(3'000));
+  e->runOnce();
+  EXPECT_EQ(asked, 1);
+  clock_.advance(Millis(1'000));
+  e->runOnce();
+  EXPECT_EQ(asked, 2);  // 4 s, not the 300 s of profile_interval
+}
+
 // workmonitor-server answers {"profile_id": null} for a company without a profile; that once threw out of
 // the round and stopped every upload (found running the whole stack).
 TEST_F(EngineTest, NullFieldsInAServerReplyDoNotStopUploads) {

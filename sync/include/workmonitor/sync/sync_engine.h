@@ -49,6 +49,8 @@ struct SyncOptions {
   Millis offline_backoff_cap{60'000};
   Millis retry_after_cap{3'600'000};  // a Retry-After beyond this is taken as this
   Millis poll_interval{15'000};       // how often to look for new records when the queue was empty
+  /// How often the profile is asked for when the server's reply names no max-age (an older server). The
+  /// server's `Cache-Control: max-age=N` on the profile reply decides otherwise, within [1 s, 1 h].
   Millis profile_interval{300'000};
   uint64_t seed = 0;  // the jitter generator's seed; 0 = from std::random_device
   std::string agent_version = WM_VERSION;
@@ -68,6 +70,10 @@ struct SyncOptions {
   Millis screenshot_retry{60'000};  // an image the server has no metadata for yet (409) is offered again after this
   Millis screenshot_orphan_age{600'000};  // an image without a metadata record in the outbox is rejected after this
 };
+
+/// The max-age of a Cache-Control value ("private, max-age=60" -> 60 s), clamped to [1 s, 1 h]; nullopt
+/// when there is none or it is not a number.
+std::optional<Millis> cacheMaxAge(std::string_view cache_control);
 
 /// A snapshot for `status`.
 struct SyncStatus {
@@ -172,6 +178,7 @@ class SyncEngine {
   int since_shrink_ = 0;
   MonoTime next_attempt_{};
   MonoTime next_profile_{};
+  std::optional<Millis> profile_refresh_;  // the server's max-age for the profile, once it has sent one
   MonoTime next_enroll_{};
   std::string profile_etag_, rejected_etag_;
   nlohmann::json account_ = nlohmann::json::object();

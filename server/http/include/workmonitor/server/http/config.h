@@ -75,7 +75,10 @@ struct ServerConfig {
   std::string smtp_password;
   std::string password_reset_url;
   std::chrono::seconds password_reset_lifetime{1800};  // PASSWORD_RESET_TTL_SECONDS
-  std::chrono::seconds smtp_timeout{20};               // one whole SMTP exchange
+  /// PROFILE_REFRESH_SECONDS: the max-age of GET /api/v1/agent/profile, so how soon a running agent asks
+  /// again and picks up an admin's edit. Each ask is one small request (304 when nothing changed).
+  std::chrono::seconds profile_refresh{60};
+  std::chrono::seconds smtp_timeout{20};  // one whole SMTP exchange
   bool passwordResetEnabled() const { return !smtp_url.empty(); }
 };
 
