@@ -21,6 +21,16 @@ nlohmann::json userJson(const db::QueryResult& r, int row, int col = 0);
 TxClaims userClaims(const nlohmann::json& user);
 /// Ends the request's transaction.
 Result<void> commit(PooledConnection& c);
+/// One admin action for public.audit_logs.
+struct AuditEntry {
+  std::string action;       // e.g. "profile.update"
+  std::string entity_type;  // e.g. "config_profile"
+  db::Param entity_id;      // a uuid, or none
+  nlohmann::json old_values = nullptr, new_values = nullptr;
+  std::string peer;  // the client's address ("unknown" or anything not an address: stored as none)
+};
+/// Writes `e` in `c`'s transaction as the caller (its company, its id); the user agent comes from `req`.
+Result<void> audit(PooledConnection& c, const Caller& caller, const HttpRequest& req, const AuditEntry& e);
 /// Columns of public.users in the order userJson reads them.
 inline constexpr const char* kUserColumns = "u.user_id, u.email, u.full_name, u.role, u.company_id, u.employment_type";
 

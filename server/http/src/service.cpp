@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <regex>
 
+#include "routes.h"
 #include "workmonitor/server/http/crypto.h"
 #include "workmonitor/server/http/gzip.h"
 #include "workmonitor/server/http/metrics_access.h"
@@ -20,11 +20,6 @@ constexpr std::string_view kSetTokenClaims =
     "auth.access_token_current($1::uuid, $3::bigint)";
 // setClaims's error for a token that is no longer current; dbError answers it with 401 token_revoked.
 constexpr std::string_view kTokenNotCurrent = "the access token is no longer current";
-
-bool isUuid(std::string_view s) {
-  static const std::regex kUuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
-  return s.size() == 36 && std::regex_match(s.begin(), s.end(), kUuid);
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -128,7 +123,7 @@ std::expected<Caller, ApiError> Service::authenticate(const HttpRequest& req) {
     if (claims.error().kind == JwtError::kExpired) return apiFail(401, "token_expired", "the access token has expired");
     return apiFail(401, "invalid_token", "the access token is not valid");
   }
-  if (!isUuid(claims->sub) || !isUuid(claims->company_id)) {
+  if (!isUuidText(claims->sub) || !isUuidText(claims->company_id)) {
     return apiFail(401, "invalid_token", "the access token is not valid");
   }
   Caller c{*claims, JwtCodec::claimsJson(*claims).dump()};
@@ -309,9 +304,24 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
   }
   if (target == "/api/v1/admin/profiles") {
     name = "/api/v1/admin/profiles";
-    if (m == bhttp::verb::post) return createProfile(req);
+    if (m == bhttp::verb::post) return createProfile(req, peer);
     if (m == bhttp::verb::get) return listProfiles(req);
     return apiFail(405, "method_not_allowed", "method not allowed for this path");
+  }
+  if (target == "/api/v1/admin/profile-assignments") {
+    if (auto e = only(bhttp::verb::post, "/api/v1/admin/profile-assignments")) return std::unexpected(*e);
+    return assignProfile(req, peer);
+  }
+  constexpr std::string_view kProfiles = "/api/v1/admin/profiles/";
+  if (target.starts_with(kProfiles)) {
+    name = "/api/v1/admin/profiles/{id}";
+    const std::string id(target.substr(kProfiles.size()));
+    if (m != bhttp::verb::get && m != bhttp::verb::put && m != bhttp::verb::delete_)
+      return apiFail(405, "method_not_allowed", "method not allowed for this path");
+    if (!isUuidText(id)) return apiFail(404, "not_found", "no profile of this company has that id");
+    if (m == bhttp::verb::get) return getProfile(req, id);
+    if (m == bhttp::verb::put) return updateProfile(req, peer, id);
+    return deleteProfile(req, peer, id);
   }
   for (const auto& e : kRoutes) {
     if (target != e.path) continue;
@@ -366,7 +376,7 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
   if (target.starts_with(kShots)) {
     if (auto e = only(bhttp::verb::put, "/api/v1/agent/screenshots/{id}")) return std::unexpected(*e);
     const std::string id(target.substr(kShots.size()));
-    if (!isUuid(id)) return apiFail(400, "invalid_request", "the screenshot id must be a UUID");
+    if (!isUuidText(id)) return apiFail(400, "invalid_request", "the screenshot id must be a UUID");
     if (auto a = limitUpload(req, peer, screenshots_limiter_, "screenshot uploads"); !a) {
       return std::unexpected(a.error());
     }

@@ -123,8 +123,12 @@ class Service {
   Reply unattendedToken(const HttpRequest& req);
   Reply putAccountMappings(const HttpRequest& req);
   Reply getAccountMappings(const HttpRequest& req);
-  Reply createProfile(const HttpRequest& req);
+  Reply createProfile(const HttpRequest& req, const std::string& peer);
   Reply listProfiles(const HttpRequest& req);
+  Reply getProfile(const HttpRequest& req, const std::string& id);
+  Reply updateProfile(const HttpRequest& req, const std::string& peer, const std::string& id);
+  Reply deleteProfile(const HttpRequest& req, const std::string& peer, const std::string& id);
+  Reply assignProfile(const HttpRequest& req, const std::string& peer);
 
   ServerConfig config_;
   Pool pool_;
