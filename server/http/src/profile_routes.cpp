@@ -65,6 +65,18 @@ nlohmann::json auditValues(const nlohmann::json& profile) {
           {"version", profile["version"]}};
 }
 
+// The company's profile `id`, locked for the rest of the transaction; nullopt when it has none by that id.
+Result<std::optional<nlohmann::json>> lockedProfile(PooledConnection& c, const std::string& id,
+                                                    const std::string& company) {
+  auto r = c.run("wm_profile_lock",
+                 std::string("select ") + kProfileColumns +
+                     " from agent.config_profiles p where p.id = $1::uuid and p.company_id = $2::uuid for update",
+                 {id, company});
+  if (!r) return std::unexpected(r.error());
+  if (r->rows() == 0) return std::optional<nlohmann::json>();
+  return std::optional<nlohmann::json>(profileJson(*r, 0));
+}
+
 std::string etagOf(int version) { return "\"v" + std::to_string(version) + "\""; }
 
 // The fields of a create (all of name and settings required) or an edit (any, at least one).
@@ -260,13 +272,10 @@ Reply Service::updateProfile(const HttpRequest& req, const std::string& peer, co
   auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "profile"));
   auto& c = **lease;
-  auto old = c.run("wm_profile_lock",
-                   std::string("select ") + kProfileColumns +
-                       " from agent.config_profiles p where p.id = $1::uuid and p.company_id = $2::uuid for update",
-                   {id, caller->claims.company_id});
+  auto old = lockedProfile(c, id, caller->claims.company_id);
   if (!old) return std::unexpected(dbError(old.error(), "profile"));
-  if (old->rows() == 0) return apiFail(404, "not_found", "no profile of this company has that id");
-  const nlohmann::json before = profileJson(*old, 0);
+  if (!*old) return apiFail(404, "not_found", "no profile of this company has that id");
+  const nlohmann::json before = **old;
   if (expected && *expected != before["version"].get<int>()) {
     return apiFail(412, "version_conflict",
                    "the profile is at version " + std::to_string(before["version"].get<int>()) +
@@ -307,13 +316,10 @@ Reply Service::deleteProfile(const HttpRequest& req, const std::string& peer, co
   auto lease = beginWithClaims(caller->tx());
   if (!lease) return std::unexpected(dbError(lease.error(), "profile"));
   auto& c = **lease;
-  auto old = c.run("wm_profile_lock",
-                   std::string("select ") + kProfileColumns +
-                       " from agent.config_profiles p where p.id = $1::uuid and p.company_id = $2::uuid for update",
-                   {id, caller->claims.company_id});
+  auto old = lockedProfile(c, id, caller->claims.company_id);
   if (!old) return std::unexpected(dbError(old.error(), "profile"));
-  if (old->rows() == 0) return apiFail(404, "not_found", "no profile of this company has that id");
-  const nlohmann::json before = profileJson(*old, 0);
+  if (!*old) return apiFail(404, "not_found", "no profile of this company has that id");
+  const nlohmann::json before = **old;
   // Devices and enrolment tokens that named it fall back to the default (the foreign keys set null).
   auto tokens = c.run("wm_profile_tokens",
                       "select count(*) from agent.enrolment_tokens where profile_id = $1::uuid and revoked_at is null "
