@@ -36,6 +36,15 @@ constexpr Alias kAliases[] = {
     {"vivaldi", {"vivaldi", "vivaldi-stable", "vivaldi-bin", nullptr}},
 };
 
+// The same browser, domain and address; only the title differs.
+bool samePageOtherTitle(const json& a, const json& b) {
+  auto without = [](json j) {
+    j.erase("title");
+    return j;
+  };
+  return a.value("title", "") != b.value("title", "") && without(a) == without(b);
+}
+
 }  // namespace
 
 bool titleMarksPrivateWindow(std::string_view title) {
@@ -176,6 +185,14 @@ void WebsiteTracker::update() {
   auto data = wanted(nullptr);
   if (open_ && data && open_->rec.data == *data) return;
   const MonoTime now = clock_.mono();
+  // A page's title settles after its address (a page being loaded shows its address, then its <title>): a
+  // new title for the same page within kTitleSettle of the span's start is that span's title, not a new span.
+  if (open_ && data && now - open_->mono_start < kTitleSettle && samePageOtherTitle(open_->rec.data, *data)) {
+    open_->rec.data = std::move(*data);
+    open_->rec.revision += 1;
+    sink_.put(open_->rec);
+    return;
+  }
   close(now);
   if (!data) return;
   const int64_t now_ms = toUnixMs(clock_.wall());

@@ -132,6 +132,37 @@ TEST_F(WebsiteTest, TabSwitchesSplitSpansAndAQuickReturnMerges) {
   EXPECT_EQ(spans[1].duration_ms, 30000);  // merged: 5 s, the 5 s gap, 20 s
 }
 
+TEST_F(WebsiteTest, ATitleThatSettlesWhileThePageLoadsRetitlesItsSpan) {
+  web.onWindow(chromium());
+  // A loading page shows its address as its title, then its <title> (seen 0.2 s apart in a loaded machine).
+  web.onTab(tab("https://docs.example/intro?x=1", "docs.example/intro?x=1"));
+  clock.advance(200ms);
+  web.onTab(tab("https://docs.example/intro?x=1", "Intro"));
+  clock.advance(1500ms);
+  web.onTab(tab("https://docs.example/intro", "Intro"));  // the same again: nothing changes
+  clock.advance(10s);
+  // Long after the span began a new title is new content at the same address (a web app's next view).
+  web.onTab(tab("https://docs.example/intro", "Intro (2 new)"));
+  clock.advance(5s);
+  // Another page is never folded into the span, however soon.
+  web.onTab(tab("https://docs.example/next", "Next"));
+  clock.advance(100ms);
+  web.onTab(tab("https://docs.example/next", "Next page"));
+  clock.advance(3s);
+  web.shutdown();
+  auto spans = sink.spans();
+  ASSERT_EQ(spans.size(), 3u);
+  EXPECT_EQ(spans[0].data["title"], "Intro");
+  EXPECT_EQ(spans[0].duration_ms, 11700);
+  EXPECT_EQ(spans[0].revision, 3);  // opened, retitled, closed
+  EXPECT_EQ(spans[1].data["title"], "Intro (2 new)");
+  EXPECT_EQ(spans[1].duration_ms, 5000);
+  EXPECT_EQ(spans[2].data["url"], "https://docs.example/next");
+  EXPECT_EQ(spans[2].data["title"], "Next page");
+  EXPECT_EQ(spans[2].duration_ms, 3100);
+  for (const auto& [id, rec] : sink.latest) EXPECT_EQ(rec.data.dump().find("x=1"), std::string::npos);
+}
+
 TEST_F(WebsiteTest, IncognitoAndBrowserPagesAreNeverRecorded) {
   web.onWindow(chromium());
   auto r = web.onTab(tab("https://secret.example/private", "Private", true));

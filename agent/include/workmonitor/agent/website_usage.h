@@ -59,6 +59,9 @@ struct WebsiteConfig {
 
 class WebsiteTracker {
  public:
+  /// A title change of the same page this soon after its span began retitles the span (a loading page shows
+  /// its address before its <title>); later, a new title is a new span.
+  static constexpr Millis kTitleSettle{2000};
   /// True while the user is working (Tracker::collecting()).
   using Gate = std::function<bool()>;
   WebsiteTracker(const Clock& clock, UuidV7Generator& ids, RecordSink& sink, WebsiteConfig config, Gate gate);
