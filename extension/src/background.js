@@ -17,7 +17,12 @@ const api = {
     if (!win || !win.focused) return null;
     const tab = (win.tabs || []).find((t) => t.active);
     if (!tab) return null;
-    return { url: tab.url || '', title: tab.title || '', incognito: !!(tab.incognito || win.incognito) };
+    return {
+      url: tab.url || '',
+      title: tab.title || '',
+      incognito: !!(tab.incognito || win.incognito),
+      loading: tab.status === 'loading',
+    };
   },
   connect() {
     const port = ext.runtime.connectNative(WorkMonitorCore.HOST_NAME);

@@ -103,19 +103,23 @@ function backoffMs(failures, base = 250, max = 30000) {
 
 /**
  * The reporter. api = {
- *   queryActive(): Promise<{url,title,incognito}|null>   the active tab of the focused window, null if none
+ *   queryActive(): Promise<{url,title,incognito,loading}|null>   the active tab of the focused window, null if none
  *   connect(): {postMessage(m), onMessage(cb), onDisconnect(cb), disconnect()}   the native port (throws: failed)
  *   loadSettings(): Promise<object|undefined>, saveSettings(s): Promise   kept in extension storage
  *   setTimeout(fn, ms), clearTimeout(id), now(): ms, browser: 'chromium'|..., log(msg)  (never URLs or titles)
  * }
  * Every browser event calls changed(); reports are coalesced for debounceMs and only the latest state is
- * sent, never the same state twice on one port. Until the agent's settings are known (first install) only
- * an empty report goes out, to fetch them.
+ * sent, never the same state twice on one port. While the active tab is still loading (its title may still be
+ * its address, a script may still redirect it) the report waits for it, at most loadHoldMs from the burst's
+ * first event. Until the agent's settings are known (first install) only an empty report goes out, to fetch
+ * them.
  */
 class Reporter {
   constructor(api, opts = {}) {
     this.api = api;
     this.debounceMs = opts.debounceMs ?? 150;
+    this.loadHoldMs = opts.loadHoldMs ?? 750;
+    this.holdUntil = null; // while a burst's tab loads, not reported before this (api.now() ms)
     this.backoffBase = opts.backoffBase ?? 250;
     this.backoffMax = opts.backoffMax ?? 30000;
     this.port = null;
@@ -135,6 +139,7 @@ class Reporter {
 
   /// Something may have changed: report the current state after the debounce.
   changed() {
+    if (this.holdUntil === null) this.holdUntil = this.api.now() + this.loadHoldMs;
     if (this.timer !== null) this.api.clearTimeout(this.timer);
     this.timer = this.api.setTimeout(() => {
       this.timer = null;
@@ -158,6 +163,18 @@ class Reporter {
         } catch (e) {
           tab = null;
         }
+        const now = this.api.now();
+        if (tab && tab.loading && this.holdUntil !== null && now < this.holdUntil) {
+          // Its 'complete' event calls changed(); this wake-up bounds the wait if none comes.
+          if (this.timer === null) {
+            this.timer = this.api.setTimeout(() => {
+              this.timer = null;
+              this.flush();
+            }, Math.min(this.debounceMs, this.holdUntil - now));
+          }
+          return;
+        }
+        this.holdUntil = null;
         const msg = this.settings ? tabMessage(tab, this.settings) : tabMessage(null);
         this.send(msg);
       } while (this.again);

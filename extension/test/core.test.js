@@ -168,6 +168,35 @@ test('Reporter: a burst (redirect chain) is one report of the latest state, neve
   assert.deepEqual(r.tabs()[1], { type: 'tab', url: '', title: '', incognito: false });
 });
 
+test('Reporter: a loading tab is reported once it has loaded, its title settled, or after loadHoldMs', async () => {
+  const r = rig();
+  const rep = new core.Reporter(r.api, { debounceMs: 150, loadHoldMs: 750 });
+  // Navigation starts: the tab shows its address as its title while it loads.
+  r.tab = { url: 'https://a.example/docs?s=1', title: 'a.example/docs?s=1', loading: true };
+  rep.changed();
+  await r.advance(400);
+  assert.equal(r.tabs().length, 0, 'nothing while it loads');
+  r.tab = { url: 'https://a.example/docs?s=1', title: 'Docs', loading: false }; // status 'complete'
+  rep.changed();
+  await r.advance(200);
+  assert.deepEqual(r.tabs(), [{ type: 'tab', url: 'https://a.example/docs', title: 'Docs', incognito: false }]);
+  // A page that never finishes loading is reported all the same, within loadHoldMs + debounceMs.
+  r.tab = { url: 'https://b.example/stream', title: 'b.example/stream', loading: true };
+  rep.changed();
+  await r.advance(700);
+  assert.equal(r.tabs().length, 1);
+  await r.advance(200);
+  assert.equal(r.tabs().length, 2);
+  assert.equal(r.tabs()[1].url, 'https://b.example/stream');
+  // The hold is per burst: the next event after a report starts a new one.
+  r.tab = { url: 'https://c.example/', title: 'c.example', loading: true };
+  rep.changed();
+  await r.advance(600);
+  assert.equal(r.tabs().length, 2);
+  await r.advance(300);
+  assert.equal(r.tabs().length, 3);
+});
+
 test('Reporter: the port drops → reconnect with backoff on the next event, current state resent', async () => {
   const r = rig();
   const rep = new core.Reporter(r.api, { debounceMs: 100, backoffBase: 1000, backoffMax: 4000 });
