@@ -1,6 +1,6 @@
 // Issue 17: an admin's profile edit reaches a running agent. The real server (PROFILE_REFRESH_SECONDS=2) and
 // the real agent signed in as an employee; the admin edits the company's default profile over HTTP, and the
-// agent's effective settings (its `settings` request, what `workmonitor-agent settings` prints) follow within
+// agent's effective settings (its `settings` request, and what `workmonitor-agent doctor` prints) follow within
 // the refresh bound; a deleted profile gives the agent back its own agent.json.
 #include "stack_e2e_env.h"
 #include "workmonitor/sync/transport.h"
@@ -88,6 +88,11 @@ TEST_F(StackProfileE2E, AnAdminsEditReachesTheRunningAgentWithinTheRefreshBound)
   std::printf("profile edit reached the running agent in %lld ms (PROFILE_REFRESH_SECONDS=2)\n",
               static_cast<long long>(took.count()));
   EXPECT_EQ(call("status")["sync"].value("profile", ""), id + " v2") << call("status")["sync"].dump();
+  // What the person or their IT sees: `workmonitor-agent doctor` names the value and the layer that set it (its
+  // exit status is about the other checks, e.g. no display here).
+  std::string doctor;
+  runShell(std::string(WM_AGENT_BINARY) + " --socket " + sh(socket_.string()) + " doctor 2>&1", &doctor);
+  EXPECT_NE(doctor.find("  idle_threshold_s = 300 (company profile)\n"), std::string::npos) << doctor;
 
   // Deleted: the company has no default any more, and the agent's own agent.json applies again.
   ASSERT_EQ(adminCall("DELETE", "/api/v1/admin/profiles/" + id).status, 200);
