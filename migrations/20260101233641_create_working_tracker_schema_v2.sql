@@ -636,21 +636,61 @@ as $$
   where lower(u.email) = lower(p_email) and u.status = 'active'
 $$;
 
+-- When an administrator last ended every session of a person (auth.end_sessions): a token issued before then
+-- stays dead after the account is enabled again. Written only by that function; no policy admits the runtime
+-- role.
+create table if not exists auth.sessions_ended (
+  user_id uuid primary key references public.users(user_id) on delete cascade,
+  ended_at timestamptz not null default now()
+);
+alter table auth.sessions_ended enable row level security;
+alter table auth.sessions_ended force row level security;
+revoke all on auth.sessions_ended from workmonitor_app, public;
+
 -- Whether an access token issued at p_iat (seconds since the epoch) for p_user_id may still be used: the account
--- exists and is active, and its password has not changed since the token was issued. Access tokens are
+-- exists and is active, its role and employment type are still the token's (a changed one makes the client
+-- refresh, which issues claims as the account is now), no administrator ended its sessions since
+-- (auth.end_sessions) and its password has not changed since the token was issued. Access tokens are
 -- stateless JWTs; the server calls this in the statement that sets a request's claims, so a password change or
 -- reset (which also revokes every refresh token) or a deactivation ends every session at once instead of at
 -- the tokens' expiry. Whole seconds, like iat: a token from the same second as the change stays valid (the
 -- changing client's new token is one of them).
-create or replace function auth.access_token_current(p_user_id uuid, p_iat bigint)
+drop function if exists auth.access_token_current(uuid, bigint);
+create or replace function auth.access_token_current(p_user_id uuid, p_iat bigint, p_role text,
+                                                     p_employment_type text)
 returns boolean
 language sql stable security definer set search_path = ''
 as $$
   select coalesce((
-    select u.status = 'active'
+    select u.status = 'active' and u.role = p_role and u.employment_type = p_employment_type
        and (c.user_id is null or date_trunc('second', c.password_changed_at) <= to_timestamp(p_iat))
+       and (e.user_id is null or date_trunc('second', e.ended_at) <= to_timestamp(p_iat))
     from public.users u left join auth.credentials c on c.user_id = u.user_id
+      left join auth.sessions_ended e on e.user_id = u.user_id
     where u.user_id = p_user_id), false)
+$$;
+
+-- Ends every session of p_user_id now (an administrator disabling the account): each refresh token is revoked
+-- and each access token issued before this second stops passing access_token_current, even once the account
+-- is active again; the person signs in anew. Only an admin of the person's company may call it (the claims
+-- of the request decide, as RLS would). Returns the number of refresh tokens revoked.
+create or replace function auth.end_sessions(p_user_id uuid)
+returns integer
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  revoked integer;
+begin
+  if not exists (select from public.users u
+                 where u.user_id = p_user_id and u.company_id = auth.admin_company_id()) then
+    raise exception 'not an administrator of this person''s company' using errcode = '42501';
+  end if;
+  insert into auth.sessions_ended (user_id, ended_at) values (p_user_id, now())
+    on conflict (user_id) do update set ended_at = excluded.ended_at;
+  update auth.refresh_tokens t set revoked_at = now() where t.user_id = p_user_id and t.revoked_at is null;
+  get diagnostics revoked = row_count;
+  return revoked;
+end
 $$;
 
 -- A sign-in's outcome for an account that exists, called by the server once the password is checked: a

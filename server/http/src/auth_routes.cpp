@@ -283,6 +283,17 @@ Reply Service::refresh(const HttpRequest& req) {
   auto u = c.run("wm_user_by_id", kUserById, {user_id});
   if (!u) return std::unexpected(dbError(u.error(), "refresh"));
   if (u->rows() != 1 || u->value(0, 6) != "active") return revokeFamily();
+  // A sign-in of a device an admin revoked ends with it.
+  if (device) {
+    auto d = c.run("wm_refresh_device",
+                   "select revoked_at is null from agent.devices where id = $1::uuid and user_id = $2::uuid",
+                   {*device, user_id});
+    if (!d) return std::unexpected(dbError(d.error(), "refresh"));
+    if (d->rows() != 1 || d->value(0, 0) != "t") {
+      spdlog::info("refresh: device {} of user {} is revoked; its sign-in ends", *device, user_id);
+      return revokeFamily();
+    }
+  }
   nlohmann::json user = userJson(*u, 0);
   auto tokens = issueTokens(c, user, family, device);
   if (!tokens) return std::unexpected(tokens.error());

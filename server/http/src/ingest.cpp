@@ -179,6 +179,8 @@ Reply Service::batches(const HttpRequest& req) {
     if (const std::string* d = stringField(*body, "device_id", 64)) device = *d;
   }
   if (device && !isUuidText(*device)) device.reset();
+  std::optional<std::string> agent_version;
+  if (const std::string* v = stringField(*body, "agent_version", 64); v && !v->empty()) agent_version = *v;
 
   const long long now_ms = now() * 1000;
   std::vector<Item> items;
@@ -217,10 +219,18 @@ Reply Service::batches(const HttpRequest& req) {
     if (u->rows() != 1 || u->value(0, 0) != "t") return apiFail(401, "invalid_token", "the account is disabled");
     std::optional<std::string> dev;
     if (device) {
-      auto d = c.run("wm_own_device",
-                     "select id from agent.devices where id = $1::uuid and user_id = $2::uuid and revoked_at is null",
-                     {*device, caller->claims.sub});
+      // The device's last contact and agent version for the admin's device list, written at most every 30 s
+      // per device (a batch storm costs one row update, not one per batch); a revoked device uploads nothing.
+      auto d = c.run("wm_batch_device",
+                     "with d as (select id, revoked_at is null as live from agent.devices where id = $1::uuid and "
+                     "user_id = $2::uuid), seen as (update agent.devices set last_seen_at = now(), agent_version = "
+                     "coalesce($3, agent_version) where id = (select id from d where live) and (last_seen_at is null "
+                     "or last_seen_at < now() - interval '30 seconds' or agent_version is distinct from "
+                     "coalesce($3, agent_version)) returning 1) select live from d",
+                     {*device, caller->claims.sub, agent_version ? db::Param(*agent_version) : db::Param()});
       if (!d) return std::unexpected(dbError(d.error(), "batches"));
+      if (d->rows() == 1 && d->value(0, 0) != "t")
+        return apiFail(401, "device_revoked", "this device was revoked by an administrator; sign in again");
       if (d->rows() == 1) dev = device;
     }
     if (!savepoints) {

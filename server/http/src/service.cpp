@@ -17,7 +17,7 @@ constexpr std::string_view kSetClaims =
 // The same for an access token's transaction, in the same round trip: is the token still current?
 constexpr std::string_view kSetTokenClaims =
     "select set_config('request.jwt.claim.sub', $1, true), set_config('request.jwt.claims', $2, true), "
-    "auth.access_token_current($1::uuid, $3::bigint)";
+    "auth.access_token_current($1::uuid, $3::bigint, $4, $5)";
 // setClaims's error for a token that is no longer current; dbError answers it with 401 token_revoked.
 constexpr std::string_view kTokenNotCurrent = "the access token is no longer current";
 
@@ -87,7 +87,9 @@ Result<void> Service::setClaims(PooledConnection& c, const TxClaims& claims) {
     if (!s) return std::unexpected(s.error());
     return {};
   }
-  auto s = c.run("wm_set_token_claims", kSetTokenClaims, {claims.sub, claims.json, std::to_string(claims.token_iat)});
+  auto s = c.run(
+      "wm_set_token_claims", kSetTokenClaims,
+      {claims.sub, claims.json, std::to_string(claims.token_iat), claims.token_role, claims.token_employment_type});
   if (!s) return std::unexpected(s.error());
   if (s->rows() != 1 || s->value(0, 2) != "t") {
     return fail(Errc::kNotFound, std::string(kTokenNotCurrent));
@@ -97,8 +99,9 @@ Result<void> Service::setClaims(PooledConnection& c, const TxClaims& claims) {
 
 ApiError Service::dbError(const Error& e, const char* what) {
   if (e.code == Errc::kNotFound && e.message == kTokenNotCurrent) {
-    return ApiError{401, "token_revoked",
-                    "this sign-in has ended (password changed or account disabled); sign in again"};
+    return ApiError{
+        401, "token_revoked",
+        "this access token is no longer current (password, role or access changed); refresh it or sign in again"};
   }
   const std::string_view state = db::sqlState(e);
   if (e.code == Errc::kBusy) return ApiError{503, "unavailable", "the server is busy; try again", 1};
@@ -322,6 +325,28 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
     if (m == bhttp::verb::get) return getProfile(req, id);
     if (m == bhttp::verb::put) return updateProfile(req, peer, id);
     return deleteProfile(req, peer, id);
+  }
+  if (target == "/api/v1/admin/users") {
+    if (auto e = only(bhttp::verb::get, "/api/v1/admin/users")) return std::unexpected(*e);
+    return listPeople(req);
+  }
+  constexpr std::string_view kUsers = "/api/v1/admin/users/";
+  if (target.starts_with(kUsers)) {
+    if (auto e = only(bhttp::verb::patch, "/api/v1/admin/users/{id}")) return std::unexpected(*e);
+    const std::string id(target.substr(kUsers.size()));
+    if (!isUuidText(id)) return apiFail(404, "not_found", "no person of this company has that id");
+    return updatePerson(req, peer, id);
+  }
+  if (target == "/api/v1/admin/devices") {
+    if (auto e = only(bhttp::verb::get, "/api/v1/admin/devices")) return std::unexpected(*e);
+    return listDevices(req);
+  }
+  constexpr std::string_view kDevices = "/api/v1/admin/devices/", kRevoke = "/revoke";
+  if (target.starts_with(kDevices) && target.ends_with(kRevoke)) {
+    if (auto e = only(bhttp::verb::post, "/api/v1/admin/devices/{id}/revoke")) return std::unexpected(*e);
+    const std::string id(target.substr(kDevices.size(), target.size() - kDevices.size() - kRevoke.size()));
+    if (!isUuidText(id)) return apiFail(404, "not_found", "no device of this company has that id");
+    return revokeDevice(req, peer, id);
   }
   for (const auto& e : kRoutes) {
     if (target != e.path) continue;

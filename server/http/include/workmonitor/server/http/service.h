@@ -46,16 +46,18 @@ HttpResponse errorResponse(const ApiError& e);
 struct TxClaims {
   std::string sub;
   std::string json;
-  /// For a transaction on behalf of an access token: its `iat`. Setting the claims then also checks that the
-  /// token is still current (auth.access_token_current: account active, password unchanged since); -1 = no token.
+  /// For a transaction on behalf of an access token: its `iat`, role and employment type. Setting the claims
+  /// then also checks that the token is still current (auth.access_token_current: account active, role and
+  /// employment type unchanged, sessions not ended, password unchanged since); -1 = no token.
   long long token_iat = -1;
+  std::string token_role{}, token_employment_type{};
 };
 
 /// The user a verified access token speaks for.
 struct Caller {
   AccessClaims claims;
   std::string claims_json;  // what goes into request.jwt.claims
-  TxClaims tx() const { return TxClaims{claims.sub, claims_json, claims.iat}; }
+  TxClaims tx() const { return TxClaims{claims.sub, claims_json, claims.iat, claims.role, claims.employment_type}; }
 };
 
 class Service {
@@ -129,6 +131,10 @@ class Service {
   Reply updateProfile(const HttpRequest& req, const std::string& peer, const std::string& id);
   Reply deleteProfile(const HttpRequest& req, const std::string& peer, const std::string& id);
   Reply assignProfile(const HttpRequest& req, const std::string& peer);
+  Reply listPeople(const HttpRequest& req);
+  Reply updatePerson(const HttpRequest& req, const std::string& peer, const std::string& id);
+  Reply listDevices(const HttpRequest& req);
+  Reply revokeDevice(const HttpRequest& req, const std::string& peer, const std::string& id);
 
   ServerConfig config_;
   Pool pool_;
