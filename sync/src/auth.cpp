@@ -62,6 +62,12 @@ void AuthSession::needSignIn(const std::string& why) {
       why);
 }
 
+void AuthSession::endSignIn(const std::string& why) {
+  needSignIn(why);
+  if (auto er = store_.erase(); !er)
+    detail::syncLogger()->error("cannot erase the ended credential: {}", er.error().message);
+}
+
 ApiResult<json> AuthSession::takeTokens(const ApiResult<ApiReply>& reply) {
   if (!reply) return std::unexpected(reply.error());
   const json& b = reply->body;

@@ -477,8 +477,24 @@ ApiResult<ApiReply> SyncEngine::authedCall(HttpRequest req) {
   req.headers.emplace_back("Authorization", "Bearer " + *token);
   auto reply = interpret(transport_.send(req), clock_.wall());
   if (reply || reply.error().kind != ApiErrc::kUnauthorized) return reply;
+  if (reply.error().code == "device_revoked") return std::unexpected(deviceRevoked(reply.error()));
   req.headers.pop_back();
   return retryUnauthorized(std::move(req));
+}
+
+ApiError SyncEngine::deviceRevoked(ApiError e) {
+  if (e.kind != ApiErrc::kUnauthorized || e.code != "device_revoked") return e;
+  // Several batches in flight can each bring the answer: the first one ends the sign-in.
+  if (auth_.state() == AuthState::kSignedIn) {
+    const std::string device = detail::stringField(account_, "device_id");
+    account_.erase("device_id");
+    if (auto r = outbox_.setState(kAccountKey, account_.dump()); !r)
+      detail::syncLogger()->error("cannot save the account: {}", r.error().message);
+    auth_.endSignIn("an administrator revoked this device (" + device + ", device_revoked)");
+  }
+  e.kind = ApiErrc::kSignInNeeded;
+  e.message = "sign-in needed: " + auth_.problem() + "; run `workmonitor-agent login` or `enroll`";
+  return e;
 }
 
 ApiResult<ApiReply> SyncEngine::retryUnauthorized(HttpRequest req) {
@@ -488,6 +504,7 @@ ApiResult<ApiReply> SyncEngine::retryUnauthorized(HttpRequest req) {
   if (!token) return std::unexpected(token.error());
   req.headers.emplace_back("Authorization", "Bearer " + *token);
   auto reply = interpret(transport_.send(req), clock_.wall());
+  if (!reply && reply.error().code == "device_revoked") return std::unexpected(deviceRevoked(reply.error()));
   if (!reply && reply.error().kind == ApiErrc::kUnauthorized) {
     ApiError e = reply.error();
     e.kind = ApiErrc::kRetryLater;
@@ -680,6 +697,7 @@ ApiResult<void> SyncEngine::uploadPending(bool* more) {
     Flight f = std::move(flights.front());
     flights.pop_front();
     auto reply = interpret(f.result.get(), clock_.wall());
+    if (!reply && reply.error().code == "device_revoked") reply = std::unexpected(deviceRevoked(reply.error()));
     if (!reply && reply.error().kind == ApiErrc::kUnauthorized) {
       // Another batch's retry may have refreshed the token already: then this one is just sent again.
       auto current = auth_.accessToken();

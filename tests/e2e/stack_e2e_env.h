@@ -30,6 +30,7 @@
 #include "workmonitor/server/db/connection.h"
 #include "workmonitor/server/testing/pg_cluster.h"
 #include "workmonitor/sync/outbox.h"
+#include "workmonitor/sync/transport.h"
 #include "xvfb_fixture.h"
 
 extern char** environ;
@@ -388,6 +389,31 @@ class StackE2E : public ::testing::Test {
         << out;
   }
 
+  // --- the admin API ---
+  /// One admin API request with admin@a.test's token (signed in on first use).
+  sync::HttpResponse adminCall(const std::string& method, const std::string& path, const json& body = nullptr,
+                               sync::Headers headers = {}) {
+    if (!transport_) transport_ = sync::makeCurlTransport(sync::TransportOptions{});
+    auto send = [&](const std::string& m, const std::string& p, const std::string& b, sync::Headers h) {
+      sync::HttpRequest req;
+      req.method = m;
+      req.url = "http://127.0.0.1:" + std::to_string(server_port_) + p;
+      req.body = b;
+      h.emplace_back("Content-Type", "application/json");
+      req.headers = std::move(h);
+      auto r = transport_->send(req);
+      EXPECT_TRUE(r) << m << " " << p << ": " << (r ? "" : r.error().message);
+      return r ? *r : sync::HttpResponse{};
+    };
+    if (admin_token_.empty()) {
+      auto r = send("POST", "/auth/login", json{{"email", "admin@a.test"}, {"password", kPassword}}.dump(), {});
+      EXPECT_EQ(r.status, 200) << r.body;
+      admin_token_ = json::parse(r.body, nullptr, false).value("access_token", "");
+    }
+    headers.emplace_back("Authorization", "Bearer " + admin_token_);
+    return send(method, path, body.is_null() ? "" : body.dump(), std::move(headers));
+  }
+
   fs::path dir_, socket_;
   std::unique_ptr<server::testing::PgCluster> cluster_;
   std::unique_ptr<test::XvfbSession> x_;
@@ -396,6 +422,8 @@ class StackE2E : public ::testing::Test {
   uint16_t server_port_ = 0;
   std::map<std::string, std::string> server_env_;  // more of the server's environment (startServer())
   std::string company_a_, company_b_, employee_, admin_a_, admin_b_;
+  std::unique_ptr<sync::HttpTransport> transport_;
+  std::string admin_token_;
 };
 
 }  // namespace wm::stack_e2e

@@ -3,7 +3,6 @@
 // agent's effective settings (its `settings` request, and what `workmonitor-agent doctor` prints) follow within
 // the refresh bound; a deleted profile gives the agent back its own agent.json.
 #include "stack_e2e_env.h"
-#include "workmonitor/sync/transport.h"
 
 namespace wm {
 namespace {
@@ -12,29 +11,6 @@ using namespace stack_e2e;
 
 class StackProfileE2E : public StackE2E {
  protected:
-  /// One admin API request with admin@a.test's token (signed in on first use).
-  sync::HttpResponse adminCall(const std::string& method, const std::string& path, const json& body = nullptr,
-                               sync::Headers headers = {}) {
-    if (!transport_) transport_ = sync::makeCurlTransport(sync::TransportOptions{});
-    auto send = [&](const std::string& m, const std::string& p, const std::string& b, sync::Headers h) {
-      sync::HttpRequest req;
-      req.method = m;
-      req.url = "http://127.0.0.1:" + std::to_string(server_port_) + p;
-      req.body = b;
-      h.emplace_back("Content-Type", "application/json");
-      req.headers = std::move(h);
-      auto r = transport_->send(req);
-      EXPECT_TRUE(r) << m << " " << p << ": " << (r ? "" : r.error().message);
-      return r ? *r : sync::HttpResponse{};
-    };
-    if (admin_token_.empty()) {
-      auto r = send("POST", "/auth/login", json{{"email", "admin@a.test"}, {"password", kPassword}}.dump(), {});
-      EXPECT_EQ(r.status, 200) << r.body;
-      admin_token_ = json::parse(r.body, nullptr, false).value("access_token", "");
-    }
-    headers.emplace_back("Authorization", "Bearer " + admin_token_);
-    return send(method, path, body.is_null() ? "" : body.dump(), std::move(headers));
-  }
   /// The agent's effective value of `key` and where it comes from (policy, profile, user, default).
   std::pair<json, std::string> setting(const std::string& key) {
     const json s = call("settings");
@@ -56,9 +32,6 @@ class StackProfileE2E : public StackE2E {
                     << took.count() << " ms, not " << value.dump() << " from " << source;
     return took;
   }
-
-  std::unique_ptr<sync::HttpTransport> transport_;
-  std::string admin_token_;
 };
 
 TEST_F(StackProfileE2E, AnAdminsEditReachesTheRunningAgentWithinTheRefreshBound) {

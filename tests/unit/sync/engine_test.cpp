@@ -254,6 +254,35 @@ TEST_F(EngineTest, ARevokedFamilyStopsUploadsKeepsRecordsAndSaysSignInNeeded) {
   EXPECT_NE(sync_result->error().message.find("sign-in needed"), std::string::npos);
 }
 
+TEST_F(EngineTest, ARevokedDeviceEndsTheSignInWithoutARefreshAndForgetsTheDevice) {
+  creds_.value = "r1";
+  ASSERT_TRUE(outbox_->setState(SyncEngine::kAccountKey, R"({"email":"ann@example.com","device_id":"dev-1"})"));
+  put(3);
+  int batches = 0;
+  server([&](const HttpRequest& r) -> HttpResult {
+    ++batches;
+    EXPECT_EQ(json::parse(r.body)["device_id"], "dev-1");
+    return reply(401, R"({"error":{"code":"device_revoked","message":"this device was revoked"}})");
+  });
+  SyncOptions o;
+  o.batch_max_records = 1;  // three batches may be in flight: the first answer decides
+  auto e = engine(o);
+  std::optional<Result<json>> sync_result;
+  e->syncNow([&](Result<json> r) { sync_result = r; });
+  e->runOnce();
+  EXPECT_GE(batches, 1);
+  EXPECT_EQ(refreshes_, 1) << "only the first access token's: a refresh cannot undo a revoked device";
+  EXPECT_EQ(e->status().auth, AuthState::kSignInNeeded);
+  EXPECT_NE(e->status().auth_problem.find("an administrator revoked this device (dev-1"), std::string::npos)
+      << e->status().auth_problem;
+  EXPECT_FALSE(creds_.value);
+  EXPECT_EQ(pendingCount(), 3);
+  EXPECT_TRUE(e->status().device_id.empty());
+  EXPECT_EQ(outbox_->getState(SyncEngine::kAccountKey).value().value().find("dev-1"), std::string::npos);
+  ASSERT_TRUE(sync_result && !*sync_result);
+  EXPECT_NE(sync_result->error().message.find("sign-in needed"), std::string::npos);
+}
+
 TEST_F(EngineTest, FailuresBackOffWithJitterAndRetryTheSameBatchWithTheSameKey) {
   creds_.value = "r1";
   put(3);

@@ -49,6 +49,10 @@ class AuthSession {
   /// An API call got 401 with our token: forget it and refresh now (the caller retries once).
   ApiResult<std::string> refreshAfterUnauthorized();
 
+  /// The server ended this sign-in for good (e.g. an administrator revoked the device): the stored credential
+  /// is erased and a person must sign in again; `why` is what `status` shows.
+  void endSignIn(const std::string& why);
+
   AuthState state() const { return state_; }
   /// Why sign-in is needed (the server's message), for `status`.
   const std::string& problem() const { return problem_; }

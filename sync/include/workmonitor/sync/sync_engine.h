@@ -139,6 +139,9 @@ class SyncEngine {
   ApiResult<ApiReply> authedCall(HttpRequest req);
   /// The 401 path of authedCall: refreshes and sends `req` (without an Authorization header) again.
   ApiResult<ApiReply> retryUnauthorized(HttpRequest req);
+  /// A 401 `device_revoked` (an administrator revoked this device): no refresh can help. The device id is
+  /// forgotten, the sign-in ended, records stay queued; returns the error as kSignInNeeded. Other errors pass.
+  ApiError deviceRevoked(ApiError e);
   HttpRequest batchRequest(const Batch& b, const std::string& device) const;
   ApiResult<void> fetchProfile();
   /// Sends batches until the queue is empty or one fails; the failed batch is kept for an identical resend.
