@@ -808,7 +808,13 @@ create table if not exists agent.devices (
   profile_id uuid references agent.config_profiles(id) on delete set null,
   enrolled_at timestamptz not null default now(),
   last_seen_at timestamptz,
-  revoked_at timestamptz
+  revoked_at timestamptz,
+  -- The agent's queue as its last upload round began (each batch's `queue`; HTTP_API.md): records not yet
+  -- acknowledged, records the server rejected, the start of the oldest waiting one, when it was reported.
+  queue_pending bigint check (queue_pending >= 0),
+  queue_quarantined bigint check (queue_quarantined >= 0),
+  queue_oldest_at timestamptz,
+  queue_reported_at timestamptz
 );
 create index if not exists devices_user_id_idx on agent.devices (user_id);
 create index if not exists devices_company_id_idx on agent.devices (company_id);

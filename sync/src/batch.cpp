@@ -26,6 +26,10 @@ Batch buildBatch(const std::vector<api::Record>& pending, size_t max_records, si
             {"device_id", header.device_id},
             {"agent_version", header.agent_version},
             {"format_version", api::kRecordFormatVersion}};
+  if (header.queue)
+    head["queue"] = {{"pending", header.queue->pending},
+                     {"quarantined", header.queue->quarantined},
+                     {"oldest_pending_ms", header.queue->oldest_pending_ms}};
   // The envelope is written around the records by hand so each record is serialised exactly once and its
   // size known before it is taken.
   std::string prefix = head.dump();

@@ -289,6 +289,9 @@ Result<OutboxStats> SqliteOutbox::stats() {
     auto quarantined = db_.queryInt("SELECT count(*) FROM quarantine");
     if (!quarantined) return std::unexpected(quarantined.error());
     s.quarantined = *quarantined;
+    auto oldest = db_.queryInt("SELECT coalesce(min(start_ms), 0) FROM records WHERE revision > sent_revision");
+    if (!oldest) return std::unexpected(oldest.error());
+    s.oldest_pending_ms = *oldest;
     s.records = *records;
     s.pending = *pending;
     s.bytes = *bytes;

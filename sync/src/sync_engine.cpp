@@ -580,7 +580,8 @@ HttpRequest SyncEngine::batchRequest(const Batch& b, const std::string& device) 
 ApiResult<void> SyncEngine::uploadPending(bool* more) {
   *more = false;
   queue_drained_ = false;
-  const BatchHeader header{detail::stringField(account_, "device_id"), options_.agent_version};
+  BatchHeader header{detail::stringField(account_, "device_id"), options_.agent_version, std::nullopt};
+  if (auto st = outbox_.stats()) header.queue = QueueHealth{st->pending, st->quarantined, st->oldest_pending_ms};
   const size_t max_bytes = options_.batch_max_bytes;
   const int level = std::clamp(options_.batch_gzip_level, 1, 9);
   const size_t window = std::max<size_t>(1, std::min(options_.max_in_flight, transport_.concurrency()));

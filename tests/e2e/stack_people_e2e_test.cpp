@@ -52,7 +52,20 @@ TEST_F(StackPeopleE2E, ARevokedDeviceKeepsItsRecordsUntilThePersonSignsInAgain) 
   ASSERT_GT(before, 0);
   EXPECT_EQ(count("select count(*) from agent.record_revisions where device_id = '" + device + "'"), before);
 
-  auto r = adminCall("POST", "/api/v1/admin/devices/" + device + "/revoke");
+  // What the admin's device list says about it: the agent's version, its last contact, its queue.
+  auto r = adminCall("GET", "/api/v1/admin/devices");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json listed = json::parse(r.body)["devices"];
+  ASSERT_EQ(listed.size(), 1u) << r.body;
+  EXPECT_EQ(listed[0]["id"], device);
+  EXPECT_EQ(listed[0]["agent_version"], WM_VERSION) << r.body;
+  EXPECT_TRUE(listed[0]["last_seen_at"].is_string()) << r.body;
+  ASSERT_TRUE(listed[0]["queue"].is_object()) << r.body;
+  EXPECT_GE(listed[0]["queue"]["pending"].get<long long>(), 1) << r.body;
+  EXPECT_EQ(listed[0]["queue"]["quarantined"], 0) << r.body;
+  EXPECT_TRUE(listed[0]["queue"]["oldest_pending_at"].is_string()) << r.body;
+
+  r = adminCall("POST", "/api/v1/admin/devices/" + device + "/revoke");
   ASSERT_EQ(r.status, 200) << r.body;
   trackAWhile();
   const json sync = untilSignInNeeded();

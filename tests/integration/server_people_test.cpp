@@ -43,13 +43,16 @@ class ServerPeopleTest : public ServerTest {
     return {j.value("access_token", ""), j.value("refresh_token", "")};
   }
   /// One batch of one app_usage record from `device`, as the agent sends it (plain JSON).
-  HttpReply upload(const std::string& tok, const std::string& device, const std::string& agent_version = "") {
+  HttpReply upload(const std::string& tok, const std::string& device, const std::string& agent_version = "",
+                   const json& queue = nullptr, json records = nullptr) {
     const long long t = nowMs() - 60000;
+    if (records.is_null()) records = json::array({makeRecord("app_usage", t, t + 1000, {{"app", "editor"}})});
     json batch{{"batch_id", "b" + std::to_string(++batches_)},
                {"device_id", device},
                {"format_version", 1},
-               {"records", json::array({makeRecord("app_usage", t, t + 1000, {{"app", "editor"}})})}};
+               {"records", records}};
     if (!agent_version.empty()) batch["agent_version"] = agent_version;
+    if (!queue.is_null()) batch["queue"] = queue;
     auto h = bearer(tok);
     h["Idempotency-Key"] = "people-" + std::to_string(batches_);
     return call("POST", "/api/v1/agent/batches", batch.dump(), h);
@@ -277,6 +280,47 @@ TEST_F(ServerPeopleTest, DevicesAreListedWithWhatTheirAgentsLastSaid) {
   // A newer agent is recorded at once, whatever the 30-s bound on contact writes.
   ASSERT_EQ(upload(at, laptop, "1.5.0").status, 200);
   EXPECT_EQ(devices()["laptop"]["agent_version"], "1.5.0");
+
+  EXPECT_TRUE(devices()["laptop"]["queue"].is_null()) << "no queue reported yet";
+  EXPECT_EQ(devices()["laptop"]["crashes_7d"], 0);
+
+  // Its queue as the agent's round began, with each batch; a new report is written at once.
+  const long long oldest = nowMs() - 3'600'000;
+  ASSERT_EQ(upload(at, laptop, "1.5.0", {{"pending", 1200}, {"quarantined", 3}, {"oldest_pending_ms", oldest}}).status,
+            200);
+  json queue = devices()["laptop"]["queue"];
+  EXPECT_EQ(queue["pending"], 1200) << queue;
+  EXPECT_EQ(queue["quarantined"], 3);
+  EXPECT_EQ(scalar("select (abs(extract(epoch from queue_oldest_at) * 1000 - " + std::to_string(oldest) +
+                   ") < 1)::text from agent.devices where id = '" + laptop + "'"),
+            "true");
+  EXPECT_TRUE(queue["reported_at"].is_string());
+  ASSERT_EQ(upload(at, laptop, "1.5.0", {{"pending", 1}, {"quarantined", 3}, {"oldest_pending_ms", 0}}).status, 200);
+  queue = devices()["laptop"]["queue"];
+  EXPECT_EQ(queue["pending"], 1);
+  EXPECT_TRUE(queue["oldest_pending_at"].is_null()) << queue;
+  // A malformed report is ignored, never the batch: its records are stored and the last good report stays.
+  const std::string stored = scalar("select count(*) from public.app_usage");
+  for (const json& bad : {json{{"pending", -1}, {"quarantined", 0}, {"oldest_pending_ms", 0}},
+                          json{{"pending", "many"}, {"quarantined", 0}, {"oldest_pending_ms", 0}},
+                          json{{"pending", 5}, {"quarantined", 0}, {"oldest_pending_ms", 12}},
+                          json{{"pending", 5}, {"quarantined", 0}, {"oldest_pending_ms", nowMs() + 172'800'000LL}},
+                          json{{"pending", 5}}, json("full"), json::array()}) {
+    auto b = upload(at, laptop, "1.5.0", bad);
+    EXPECT_EQ(b.status, 200) << bad.dump() << " → " << b.body;
+  }
+  EXPECT_EQ(std::stoll(scalar("select count(*) from public.app_usage")), std::stoll(stored) + 7);
+  EXPECT_EQ(devices()["laptop"]["queue"]["pending"], 1);
+
+  // The agent's crashes of the last week, from its downtime records.
+  const long long t = nowMs() - 7'200'000;
+  r = upload(
+      at, laptop, "1.5.0", nullptr,
+      json::array({makeRecord("downtime", t, t + 60'000, {{"reason", "crash"}, {"clean", false}}),
+                   makeRecord("downtime", t + 120'000, t + 180'000, {{"reason", "shutdown"}, {"clean", true}})}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["results"][0]["status"], "stored") << r.body;
+  EXPECT_EQ(devices()["laptop"]["crashes_7d"], 1);
 
   const std::string alice = token("alice@a.test");
   EXPECT_EQ(call("GET", "/api/v1/admin/devices", "", bearer(alice)).status, 403);

@@ -156,6 +156,32 @@ Result<void> enforceConsent(PooledConnection& c, std::vector<Item>& items, const
   return {};
 }
 
+// A batch's `queue` (HTTP_API.md): the agent's outbox as its upload round began.
+struct QueueReport {
+  long long pending = 0, quarantined = 0, oldest_pending_ms = 0;
+};
+
+// The batch's queue report when it is well formed, else none: a diagnostic never costs the batch its records.
+std::optional<QueueReport> queueReport(const nlohmann::json& body, long long now_ms) {
+  const auto q = body.find("queue");
+  if (q == body.end() || !q->is_object()) return std::nullopt;
+  constexpr long long kMaxCount = 1'000'000'000'000LL;
+  auto count = [&](const char* key, long long lo, long long hi) -> std::optional<long long> {
+    const auto f = q->find(key);
+    if (f == q->end() || !f->is_number_integer()) return std::nullopt;
+    const long long v = f->get<long long>();
+    if (v < lo || v > hi) return std::nullopt;
+    return v;
+  };
+  const auto pending = count("pending", 0, kMaxCount), quarantined = count("quarantined", 0, kMaxCount);
+  const auto oldest = count("oldest_pending_ms", 0, now_ms + 86'400'000LL);
+  if (!pending || !quarantined || !oldest || (*oldest != 0 && *oldest < 946'684'800'000LL /* 2000-01-01 */)) {
+    spdlog::debug("batch: its queue report is malformed and ignored: {}", q->dump());
+    return std::nullopt;
+  }
+  return QueueReport{*pending, *quarantined, *oldest};
+}
+
 }  // namespace
 
 Reply Service::batches(const HttpRequest& req) {
@@ -181,8 +207,9 @@ Reply Service::batches(const HttpRequest& req) {
   if (device && !isUuidText(*device)) device.reset();
   std::optional<std::string> agent_version;
   if (const std::string* v = stringField(*body, "agent_version", 64); v && !v->empty()) agent_version = *v;
-
   const long long now_ms = now() * 1000;
+  const std::optional<QueueReport> queue = queueReport(*body, now_ms);
+
   std::vector<Item> items;
   items.reserve(records->size());
   for (const auto& rj : *records) {
@@ -219,15 +246,26 @@ Reply Service::batches(const HttpRequest& req) {
     if (u->rows() != 1 || u->value(0, 0) != "t") return apiFail(401, "invalid_token", "the account is disabled");
     std::optional<std::string> dev;
     if (device) {
-      // The device's last contact and agent version for the admin's device list, written at most every 30 s
-      // per device (a batch storm costs one row update, not one per batch); a revoked device uploads nothing.
-      auto d = c.run("wm_batch_device",
-                     "with d as (select id, revoked_at is null as live from agent.devices where id = $1::uuid and "
-                     "user_id = $2::uuid), seen as (update agent.devices set last_seen_at = now(), agent_version = "
-                     "coalesce($3, agent_version) where id = (select id from d where live) and (last_seen_at is null "
-                     "or last_seen_at < now() - interval '30 seconds' or agent_version is distinct from "
-                     "coalesce($3, agent_version)) returning 1) select live from d",
-                     {*device, caller->claims.sub, agent_version ? db::Param(*agent_version) : db::Param()});
+      // The device's last contact, agent version and queue for the admin's device list, written when the
+      // version or the queue's counts change, else at most every 30 s per device (a drain's batches, which
+      // carry one round's queue, cost one row update per round); a revoked device uploads nothing.
+      auto num = [&](long long QueueReport::*field) {
+        return queue ? db::Param(std::to_string((*queue).*field)) : db::Param();
+      };
+      auto d =
+          c.run("wm_batch_device",
+                "with d as (select id, revoked_at is null as live from agent.devices where id = $1::uuid and "
+                "user_id = $2::uuid), seen as (update agent.devices set last_seen_at = now(), agent_version = "
+                "coalesce($3, agent_version), queue_pending = coalesce($4::bigint, queue_pending), queue_quarantined = "
+                "coalesce($5::bigint, queue_quarantined), queue_oldest_at = case when $4::bigint is null then "
+                "queue_oldest_at when $6::bigint = 0 then null else to_timestamp($6::bigint / 1000.0) end, "
+                "queue_reported_at = case when $4::bigint is null then queue_reported_at else now() end "
+                "where id = (select id from d where live) and (last_seen_at is null or last_seen_at < now() - interval "
+                "'30 seconds' or agent_version is distinct from coalesce($3, agent_version) or ($4::bigint is not null "
+                "and (queue_pending is distinct from $4::bigint or queue_quarantined is distinct from $5::bigint))) "
+                "returning 1) select live from d",
+                {*device, caller->claims.sub, agent_version ? db::Param(*agent_version) : db::Param(),
+                 num(&QueueReport::pending), num(&QueueReport::quarantined), num(&QueueReport::oldest_pending_ms)});
       if (!d) return std::unexpected(dbError(d.error(), "batches"));
       if (d->rows() == 1 && d->value(0, 0) != "t")
         return apiFail(401, "device_revoked", "this device was revoked by an administrator; sign in again");

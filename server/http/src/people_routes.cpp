@@ -66,19 +66,30 @@ std::expected<PersonFields, ApiError> personFields(const nlohmann::json& body) {
   return f;
 }
 
-// Every column deviceJson reads; `d` is agent.devices, `u` its person.
+// Every column deviceJson reads; `d` is agent.devices, `u` its person. The agent's own absences of the last
+// 7 days come from agent.downtime (its `downtime` records): crashes are what an admin looks into.
 constexpr const char* kDeviceColumns =
     "d.id, d.user_id, u.email, u.full_name, d.name, d.platform, d.hostname, d.agent_version, d.profile_id, "
-    "d.enrolled_at, d.last_seen_at, d.revoked_at";
+    "d.enrolled_at, d.last_seen_at, d.revoked_at, d.queue_pending, d.queue_quarantined, d.queue_oldest_at, "
+    "d.queue_reported_at, (select count(*) from agent.downtime t where t.device_id = d.id and t.reason = 'crash' "
+    "and t.started_at > now() - interval '7 days')";
 
 nlohmann::json deviceJson(const db::QueryResult& r, int i) {
   auto text = [&](int col) -> nlohmann::json {
     auto v = r.optional(i, col);
     return v ? nlohmann::json(*v) : nlohmann::json();
   };
-  return {{"id", text(0)},         {"user_id", text(1)},     {"user_email", text(2)},    {"user_name", text(3)},
-          {"name", text(4)},       {"platform", text(5)},    {"hostname", text(6)},      {"agent_version", text(7)},
-          {"profile_id", text(8)}, {"enrolled_at", text(9)}, {"last_seen_at", text(10)}, {"revoked_at", text(11)}};
+  nlohmann::json queue;  // null until the device's agent reports one
+  if (r.optional(i, 12))
+    queue = {{"pending", r.asInt(i, 12)},
+             {"quarantined", r.asInt(i, 13)},
+             {"oldest_pending_at", text(14)},
+             {"reported_at", text(15)}};
+  return {
+      {"id", text(0)},         {"user_id", text(1)},          {"user_email", text(2)},    {"user_name", text(3)},
+      {"name", text(4)},       {"platform", text(5)},         {"hostname", text(6)},      {"agent_version", text(7)},
+      {"profile_id", text(8)}, {"enrolled_at", text(9)},      {"last_seen_at", text(10)}, {"revoked_at", text(11)},
+      {"queue", queue},        {"crashes_7d", r.asInt(i, 16)}};
 }
 
 // The value of `name` in the request target's query string ("" when absent); only ids are looked up this way.

@@ -45,6 +45,15 @@ TEST(BuildBatch, TakesAtMostTheCountAndTheBodyIsTheDocumentedEnvelope) {
   }
 }
 
+TEST(BuildBatch, CarriesTheQueueHealthWhenKnown) {
+  auto rs = records(2);
+  EXPECT_FALSE(json::parse(buildBatch(rs, 10, 1 << 20, "b", BatchHeader{"dev-1", "0.1.0"}).body).contains("queue"));
+  json body = json::parse(
+      buildBatch(rs, 10, 1 << 20, "b", BatchHeader{"dev-1", "0.1.0", QueueHealth{1200, 3, 1700000000000}}).body);
+  EXPECT_EQ(body["queue"], (json{{"pending", 1200}, {"quarantined", 3}, {"oldest_pending_ms", 1700000000000}}));
+  EXPECT_EQ(body["records"].size(), 2u);
+}
+
 TEST(BuildBatch, StopsBeforeTheSizeLimitButAlwaysTakesTheFirstRecord) {
   auto rs = records(10, 1000);
   Batch b = buildBatch(rs, 100, 3500, "b", {});

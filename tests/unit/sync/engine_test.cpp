@@ -165,6 +165,29 @@ TEST_F(EngineTest, UploadsInBatchesAndMarksStoredAndDuplicateSentAndQuarantinesR
   EXPECT_EQ(e->status().last_upload_ms, toUnixMs(clock_.wall()));
 }
 
+TEST_F(EngineTest, EachBatchReportsTheQueueAsTheRoundBegan) {
+  creds_.value = "r1";
+  auto recs = put(5);
+  std::vector<json> queues;
+  server([&](const HttpRequest& r) -> HttpResult {
+    queues.push_back(json::parse(r.body)["queue"]);
+    return reply(200, results(r, "stored", {{recs[4].id, "rejected"}}));
+  });
+  SyncOptions o;
+  o.batch_max_records = 2;
+  auto e = engine(o);
+  e->runOnce();
+  ASSERT_EQ(queues.size(), 3u);
+  for (const auto& q : queues)
+    EXPECT_EQ(q, (json{{"pending", 5}, {"quarantined", 0}, {"oldest_pending_ms", recs[0].start_ms}})) << q;
+  // The next round: one new record, the rejected one counted as quarantined.
+  auto more = put(1);
+  e->syncNow([](Result<json>) {});
+  e->runOnce();
+  ASSERT_EQ(queues.size(), 4u);
+  EXPECT_EQ(queues[3], (json{{"pending", 1}, {"quarantined", 1}, {"oldest_pending_ms", more[0].start_ms}}));
+}
+
 TEST_F(EngineTest, RefreshesAheadOfExpiryNotOnEveryCall) {
   creds_.value = "r1";
   put(1);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -28,9 +30,17 @@ struct Batch {
 /// The ids `r` refers to among the agent's own records (see Batch::references).
 std::vector<std::string> recordReferences(const api::Record& r);
 
+/// The agent's queue as the round of uploads began, sent with each batch for the admin's device list.
+struct QueueHealth {
+  int64_t pending = 0;
+  int64_t quarantined = 0;
+  int64_t oldest_pending_ms = 0;  // 0: nothing pending
+};
+
 struct BatchHeader {
   std::string device_id;
   std::string agent_version;
+  std::optional<QueueHealth> queue{};  // none when the outbox could not say
 };
 
 /// Takes records from the front of `pending` while at most max_records and max_bytes (uncompressed JSON);

@@ -42,7 +42,8 @@ struct OutboxStats {
   int64_t bytes = 0;                       // database size (pages in use)
   std::map<std::string, int64_t> dropped;  // kind name -> records dropped by the size/age bound, ever
   int64_t last_commit_ms = 0;
-  int64_t quarantined = 0;  // records the server rejected, kept with the reason and not resent
+  int64_t quarantined = 0;        // records the server rejected, kept with the reason and not resent
+  int64_t oldest_pending_ms = 0;  // start of the oldest pending record; 0 when nothing is pending
 };
 
 /// The server said a record is invalid and will never accept it as is (HTTP_API.md, `rejected`).
