@@ -833,9 +833,13 @@ create table if not exists agent.enrolment_tokens (
   created_at timestamptz not null default now(),
   -- NULL: the token names its user (wme1). Otherwise an unattended company token (wmu1) whose use picks the
   -- user from the computer's account by this rule.
-  account_rule text check (account_rule in ('email_local_part', 'mapping'))
+  account_rule text check (account_rule in ('email_local_part', 'mapping')),
+  -- The person a wme1 token enrols (its text names them too); NULL for an unattended token.
+  user_id uuid references public.users(user_id) on delete cascade,
+  check (account_rule is null or user_id is null)
 );
 create index if not exists enrolment_tokens_company_id_idx on agent.enrolment_tokens (company_id);
+create index if not exists enrolment_tokens_user_id_idx on agent.enrolment_tokens (user_id);
 create index if not exists enrolment_tokens_created_by_idx on agent.enrolment_tokens (created_by);
 create index if not exists enrolment_tokens_profile_id_idx on agent.enrolment_tokens (profile_id);
 

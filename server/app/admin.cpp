@@ -90,11 +90,11 @@ int adminEnrollmentToken(const std::string& dbinfo, const std::string& company, 
   const std::string admin_id(admin->value(0, 0));
   auto token = http::makeEnrolmentToken(admin_id, user);
   if (!token) return failWith(token.error());
-  auto r = conn->query(
-      "insert into agent.enrolment_tokens (company_id, token_hash, created_by, expires_at, max_uses) "
-      "values ($1::uuid, $2::bytea, $3::uuid, now() + make_interval(hours => $4::integer), $5::integer)",
-      {company, "\\x" + http::hex(http::sha256(*token)), admin_id, std::to_string(ttl_hours), std::to_string(uses)});
+  auto r =
+      conn->query(http::kInsertEnrolmentTokenSql, {company, "\\x" + http::hex(http::sha256(*token)), admin_id,
+                                                   std::to_string(ttl_hours), std::to_string(uses), db::Param(), user});
   if (!r) return failWith(r.error());
+  if (r->rows() != 1) return failWith({Errc::kNotFound, "the user is not an active member of the company"});
   std::printf("%s\n", token->c_str());
   return 0;
 }

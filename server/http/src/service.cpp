@@ -348,6 +348,19 @@ Reply Service::route(const HttpRequest& req, const std::string& peer, std::strin
     if (!isUuidText(id)) return apiFail(404, "not_found", "no device of this company has that id");
     return revokeDevice(req, peer, id);
   }
+  if (target == "/api/v1/admin/enrolment-tokens") {
+    name = "/api/v1/admin/enrolment-tokens";
+    if (m == bhttp::verb::post) return issueEnrolmentToken(req, peer);
+    if (m == bhttp::verb::get) return listEnrolmentTokens(req);
+    return apiFail(405, "method_not_allowed", "method not allowed for this path");
+  }
+  constexpr std::string_view kTokens = "/api/v1/admin/enrolment-tokens/";
+  if (target.starts_with(kTokens) && target.ends_with(kRevoke)) {
+    if (auto e = only(bhttp::verb::post, "/api/v1/admin/enrolment-tokens/{id}/revoke")) return std::unexpected(*e);
+    const std::string id(target.substr(kTokens.size(), target.size() - kTokens.size() - kRevoke.size()));
+    if (!isUuidText(id)) return apiFail(404, "not_found", "no enrolment token of this company has that id");
+    return revokeEnrolmentToken(req, peer, id);
+  }
   for (const auto& e : kRoutes) {
     if (target != e.path) continue;
     if (auto err = only(e.verb, e.path)) return std::unexpected(*err);

@@ -53,6 +53,16 @@ inline constexpr const char* kInsertUnattendedTokenSql =
     "$6::uuid, $7 where $6::uuid is null or exists (select 1 from agent.config_profiles p where p.id = $6::uuid "
     "and p.company_id = $1::uuid) returning id, to_char(expires_at at time zone 'UTC', "
     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+/// Stores a person's token (wme1): $1 company, $2 token hash (bytea text), $3 issuing admin, $4 ttl hours,
+/// $5 uses, $6 profile id or NULL, $7 the person. No row when the profile is not the company's or the person is
+/// not an active member of it. Returns id, expires_at.
+inline constexpr const char* kInsertEnrolmentTokenSql =
+    "insert into agent.enrolment_tokens (company_id, token_hash, created_by, expires_at, max_uses, profile_id, "
+    "user_id) select $1::uuid, $2::bytea, $3::uuid, now() + make_interval(hours => $4::integer), $5::integer, "
+    "$6::uuid, $7::uuid where ($6::uuid is null or exists (select 1 from agent.config_profiles p where p.id = "
+    "$6::uuid and p.company_id = $1::uuid)) and exists (select 1 from public.users u where u.user_id = $7::uuid "
+    "and u.company_id = $1::uuid and u.status = 'active') returning id, to_char(expires_at at time zone 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
 inline constexpr const char* kDeleteMappingsSql = "delete from agent.account_mappings where company_id = $1::uuid";
 inline constexpr const char* kInsertMappingsSql =
     "insert into agent.account_mappings (company_id, os_account, user_id) "

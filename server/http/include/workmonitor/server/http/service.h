@@ -135,6 +135,9 @@ class Service {
   Reply updatePerson(const HttpRequest& req, const std::string& peer, const std::string& id);
   Reply listDevices(const HttpRequest& req);
   Reply revokeDevice(const HttpRequest& req, const std::string& peer, const std::string& id);
+  Reply issueEnrolmentToken(const HttpRequest& req, const std::string& peer);
+  Reply listEnrolmentTokens(const HttpRequest& req);
+  Reply revokeEnrolmentToken(const HttpRequest& req, const std::string& peer, const std::string& id);
 
   ServerConfig config_;
   Pool pool_;
